@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# bench/run.sh -- Sokutatsu against Postfix on the shared relay benchmark, in one sitting.
+#
+#   smtp-source --(N msgs, C sessions)--> relay --(smarthost)--> smtp-sink 127.0.0.1:2526
+#
+# For each size and each run: Postfix plain (the reference, 127.0.0.1:2525), then Sokutatsu
+# (127.0.0.1:2587, bench/sokutatsu-bench.yaml with a fresh dataDir), each measured by the
+# harness's relay-bench.sh. Then the summary table and the Sokutatsu/Postfix ratios.
+#
+# Usage: bash bench/run.sh [options] [-- relay-bench options]   (npm run bench -- [options])
+#   --messages N      messages per run (default 20000)
+#   --sizes "S ..."   payload sizes in bytes (default "5120 102400")
+#   --sessions C      parallel SMTP sessions (default 20)
+#   --runs R          runs per relay and size (default 1)
+#   --skip-postfix    measure Sokutatsu only (no ratios)
+#   --only-postfix    measure Postfix only (no build, no Sokutatsu)
+#   --csv FILE        append result rows here (default bench/results/bench-<UTC time>.csv)
+#   -h, --help
+#   Anything after `--` is passed to every relay-bench.sh call (e.g. -- -t 1200).
+# Environment: BENCH_HARNESS (default ../shared/bench, relative to the repo),
+#   BENCH_SOKUTATSU=dist|tsx (dist: `npm run build` once, then node dist/cli.js; tsx: run
+#   src/cli.ts through tsx, no build), BENCH_START_TIMEOUT (60 s to /healthz and the SMTP
+#   banner), BENCH_STOP_TIMEOUT (60 s after SIGTERM, then SIGKILL), BENCH_KEEP=1 (keep the
+#   work directory with the generated configs and dataDirs).
+# Output: progress lines, relay-bench's figures, summary table; files in bench/results/
+#   (CSV, this run's log, Sokutatsu's log per run). Exit 0 only if every run succeeded.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HARNESS="${BENCH_HARNESS:-$REPO/../shared/bench}"
+RUNNER="${BENCH_SOKUTATSU:-dist}"
+START_TIMEOUT="${BENCH_START_TIMEOUT:-60}"
+STOP_TIMEOUT="${BENCH_STOP_TIMEOUT:-60}"
+KEEP="${BENCH_KEEP:-0}"
+CONFIG_TEMPLATE="$REPO/bench/sokutatsu-bench.yaml"
+RESULTS_DIR="$REPO/bench/results"
+
+# Ports: they must match bench/sokutatsu-bench.yaml and the harness's Postfix instance.
+SINK_PORT=2526
+PF_PORT=2525
+SOK_SMTP_PORT=2587
+SOK_HTTP_PORT=8025
+SOK_PORTS="2587 2465 2025 8025"
+
+MESSAGES=20000
+SIZES="5120 102400"
+SESSIONS=20
+RUNS=1
+DO_POSTFIX=1
+DO_SOKUTATSU=1
+CSV=""
+EXTRA=()
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+say() { echo "== bench: $*"; }
+warn() { echo "== bench: warning: $*" >&2; }
+die() { echo "== bench: error: $*" >&2; exit 1; }
+
+while (($#)); do
+  case $1 in
+    --messages) MESSAGES=${2:?}; shift 2;;
+    --sizes) SIZES=${2:?}; shift 2;;
+    --sessions) SESSIONS=${2:?}; shift 2;;
+    --runs) RUNS=${2:?}; shift 2;;
+    --skip-postfix) DO_POSTFIX=0; shift;;
+    --only-postfix) DO_SOKUTATSU=0; shift;;
+    --csv) CSV=${2:?}; shift 2;;
+    -h|--help) usage; exit 0;;
+    --) shift; EXTRA=("$@"); break;;
+    *) usage >&2; echo >&2; die "unknown option '$1'";;
+  esac
+done
+for v in MESSAGES SESSIONS RUNS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} must be a whole number > 0, got '${!v}'"
+done
+read -r -a SIZE_LIST <<<"$SIZES"
+((${#SIZE_LIST[@]})) || die "--sizes is empty"
+for s in "${SIZE_LIST[@]}"; do [[ $s =~ ^[1-9][0-9]*$ ]] || die "--sizes: '$s' is not a byte count"; done
+((DO_POSTFIX || DO_SOKUTATSU)) || die "--skip-postfix and --only-postfix leave nothing to run"
+[[ $RUNNER == dist || $RUNNER == tsx ]] || die "BENCH_SOKUTATSU must be dist or tsx, got '$RUNNER'"
+[[ -x $HARNESS/relay-bench.sh && -x $HARNESS/postfix-bench.sh ]] \
+  || die "benchmark harness not found at $HARNESS (set BENCH_HARNESS)"
+HARNESS="$(cd "$HARNESS" && pwd)"
+command -v node >/dev/null || die "node not found"
+command -v curl >/dev/null || die "curl not found (apt-get install -y curl)"
+if ((DO_POSTFIX)); then ((EUID == 0)) || die "Postfix needs root (or run with --skip-postfix)"; fi
+if ((DO_SOKUTATSU)); then
+  command -v redis-server >/dev/null || die "redis-server not on PATH (Sokutatsu's embedded Redis)"
+  grep -q '^dataDir:' "$CONFIG_TEMPLATE" || die "$CONFIG_TEMPLATE needs a 'dataDir:' line"
+  ((SESSIONS <= 45)) || warn "--sessions $SESSIONS: Sokutatsu's smtp.limits.maxConnectionsPerIp (default 50) may refuse sessions; raise it in $CONFIG_TEMPLATE"
+fi
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS_DIR"
+[[ -n $CSV ]] || CSV="$RESULTS_DIR/bench-$STAMP.csv"
+mkdir -p "$(dirname "$CSV")"
+CSV="$(cd "$(dirname "$CSV")" && pwd)/$(basename "$CSV")"
+LOG="$RESULTS_DIR/bench-$STAMP.log"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sokutatsu-bench.XXXXXX")
+RESULTS="$WORK/results.txt"   # the RESULT lines of this invocation: the ratios come from these
+: >"$RESULTS"
+
+PF="$HARNESS/postfix-bench.sh"
+PF_UP=0        # we started the Postfix plain instance and have not stopped it yet
+SOK_PID=""     # the Sokutatsu node process while it runs
+SOK_TREE=()    # "pid:starttime" of its descendants (redis-server), to stop any it leaves behind
+
+# ------------------------------------------------------------------------------ processes
+# "pid:starttime" of every live descendant of $1 (the start time tells a reused PID apart).
+descendants() {
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    proc_id "$c" || true
+    descendants "$c"
+  done
+  return 0
+}
+proc_id() { # print "pid:starttime"; fail if the process is gone or a zombie
+  local stat f
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  read -r -a f <<<"${stat##*) }"   # f[0] = state (field 3), f[19] = starttime (field 22)
+  [[ ${f[0]} != Z ]] || return 1
+  echo "$1:${f[19]}"
+}
+running() { proc_id "$1" >/dev/null; }                              # running PID
+still_running() { [[ $(proc_id "${1%%:*}" 2>/dev/null) == "$1" ]]; }  # that very process
+comm_of() { cat /proc/"$1"/comm 2>/dev/null || echo '?'; }
+port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+remember_tree() { # add SOK_PID's current descendants to SOK_TREE
+  local d
+  for d in $(descendants "$SOK_PID"); do
+    [[ " ${SOK_TREE[*]} " == *" $d "* ]] || SOK_TREE+=("$d")
+  done
+}
+
+stop_sokutatsu() { # SIGTERM, wait up to STOP_TIMEOUT s, then SIGKILL; reap; stop leftovers
+  [[ -n $SOK_PID ]] || return 0
+  local pid=$SOK_PID i d left
+  remember_tree
+  if running "$pid"; then
+    say "stopping Sokutatsu (pid $pid, SIGTERM; SIGKILL after ${STOP_TIMEOUT}s)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+      running "$pid" || break
+      sleep 0.1
+    done
+    if running "$pid"; then
+      warn "Sokutatsu (pid $pid) still running ${STOP_TIMEOUT}s after SIGTERM: SIGKILL"
+      remember_tree
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  SOK_PID=""
+  # Whatever it started (redis-server) must be gone with it: give it 10 s to follow, then
+  # SIGTERM, 10 s more, then SIGKILL -- only these PIDs, checked against their start time.
+  local sig
+  for sig in none TERM KILL; do
+    for d in "${SOK_TREE[@]}"; do
+      still_running "$d" || continue
+      [[ $sig == none ]] && continue
+      warn "Sokutatsu's child $(comm_of "${d%%:*}") (pid ${d%%:*}) outlived it: SIG$sig"
+      kill -"$sig" "${d%%:*}" 2>/dev/null || true
+    done
+    [[ $sig == KILL ]] && break
+    for ((i = 0; i < 100; i++)); do
+      left=0
+      for d in "${SOK_TREE[@]}"; do still_running "$d" && left=1; done
+      ((left)) || break 2
+      sleep 0.1
+    done
+  done
+  SOK_TREE=()
+}
+
+stop_postfix() {
+  ((PF_UP)) || return 0
+  say "purging and stopping Postfix plain"
+  "$PF" purge plain || true
+  "$PF" stop plain || true
+  PF_UP=0
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  ((rc == 130 || rc == 143)) && warn "interrupted: stopping what this script started"
+  stop_sokutatsu
+  stop_postfix
+  if ((KEEP)); then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  # Let tee write the last lines before we return to the caller.
+  if [[ -n ${TEE_PID:-} ]]; then
+    exec >&- 2>&-
+    for ((i = 0; i < 50; i++)); do kill -0 "$TEE_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Everything we print also goes to the log. tee ignores INT/TERM so that it outlives a Ctrl-C
+# and still shows the cleanup; it ends when this script closes its output.
+exec > >(trap '' INT TERM; exec tee -a "$LOG") 2>&1
+TEE_PID=$!
+
+# ------------------------------------------------------------------------------ runs
+size_tag() { if (($1 % 1024 == 0)); then echo "$(($1 / 1024))k"; else echo "${1}b"; fi; }
+FAILED=0
+
+relay_bench() { # relay_bench LABEL SIZE TARGET_PORT RELAY_PIDS
+  local out="$WORK/relay-bench.out" rc
+  set +e
+  "$HARNESS/relay-bench.sh" -n "$MESSAGES" -s "$2" -c "$SESSIONS" --relay-pid "$4" \
+    --label "$1" --csv "$CSV" "${EXTRA[@]}" "127.0.0.1:$3" "$SINK_PORT" 2>&1 \
+    | (trap '' INT TERM; exec tee "$out")   # outlives Ctrl-C: relay-bench's cleanup still prints
+  rc=${PIPESTATUS[0]}
+  set -e
+  grep '^RESULT ' "$out" >>"$RESULTS" || true
+  if ((rc != 0)); then FAILED=$((FAILED + 1)); warn "run $1 failed (relay-bench exit $rc)"; fi
+  return 0
+}
+
+run_postfix() { # run_postfix SIZE RUN
+  local label
+  label="postfix-plain-$(size_tag "$1")"
+  say "$label run $2/$RUNS: starting Postfix plain (127.0.0.1:$PF_PORT)"
+  "$PF" purge plain
+  PF_UP=1
+  "$PF" start plain
+  relay_bench "$label" "$1" "$PF_PORT" "$("$PF" pids plain)"
+  echo "   Postfix queue after the run: $("$PF" queue plain) message(s)"
+  stop_postfix
+}
+
+sokutatsu_cmd() {
+  if [[ $RUNNER == dist ]]; then echo node "$REPO/dist/cli.js"
+  else echo node "$REPO/node_modules/tsx/dist/cli.mjs" "$REPO/src/cli.ts"; fi
+}
+
+build_sokutatsu() {
+  if [[ $RUNNER == dist ]]; then
+    say "building Sokutatsu (npm run build)"
+    (cd "$REPO" && npm run build) || die "npm run build failed"
+    [[ -f $REPO/dist/cli.js ]] || die "npm run build did not produce dist/cli.js"
+  else
+    [[ -f $REPO/node_modules/tsx/dist/cli.mjs ]] || die "tsx not installed (npm ci)"
+    [[ -f $REPO/src/cli.ts ]] || die "src/cli.ts not found"
+  fi
+}
+
+smtp_banner_ok() { # a 220 greeting on 127.0.0.1:$1
+  local line="" fd
+  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  read -r -t 5 -u "$fd" line || true
+  printf 'QUIT\r\n' >&"$fd" 2>/dev/null || true
+  exec {fd}>&-
+  [[ $line == 220* ]]
+}
+
+start_sokutatsu() { # start_sokutatsu LABEL RUN: background, fresh dataDir, wait until ready
+  local data="$WORK/data-$1-$2" cfg="$WORK/sokutatsu-$1-$2.yaml"
+  local slog="$RESULTS_DIR/bench-$STAMP-$1-$2.log" p cmd
+  for p in $SOK_PORTS; do
+    port_busy "$p" && die "port $p is already in use: stop what listens there (an earlier Sokutatsu?)"
+  done
+  mkdir -p "$data"
+  sed "s|^dataDir:.*$|dataDir: \"$data\"|" "$CONFIG_TEMPLATE" >"$cfg"
+  grep -qx "dataDir: \"$data\"" "$cfg" || die "could not set dataDir in $cfg"
+  read -r -a cmd <<<"$(sokutatsu_cmd)"
+  say "$1 run $2/$RUNS: starting Sokutatsu (${cmd[*]} start --config $cfg; log $slog)"
+  # env -u: the environment must not point Sokutatsu at another config or an external Redis
+  # (whose CPU the figures would miss). `env` execs node, so $! is the node process itself.
+  (cd "$REPO" && exec env -u SOKUTATSU_REDIS_URL -u SOKUTATSU_CONFIG \
+    "${cmd[@]}" start --config "$cfg" >"$slog" 2>&1) &
+  SOK_PID=$!
+  local deadline=$((SECONDS + START_TIMEOUT)) ready=0 rc=0
+  while ((SECONDS < deadline)); do
+    if ! running "$SOK_PID"; then
+      wait "$SOK_PID" 2>/dev/null || rc=$?
+      SOK_PID=""
+      tail -n 30 "$slog" >&2
+      die "Sokutatsu exited during start-up (exit $rc); log: $slog"
+    fi
+    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$SOK_HTTP_PORT/healthz" 2>/dev/null \
+        && smtp_banner_ok "$SOK_SMTP_PORT"; then
+      ready=1; break
+    fi
+    sleep 0.2
+  done
+  if ((!ready)); then
+    tail -n 30 "$slog" >&2
+    die "Sokutatsu not ready within ${START_TIMEOUT}s (/healthz on :$SOK_HTTP_PORT and SMTP 220 on :$SOK_SMTP_PORT); log: $slog"
+  fi
+  remember_tree
+  local kids="" d
+  for d in "${SOK_TREE[@]}"; do kids+=" $(comm_of "${d%%:*}")(${d%%:*})"; done
+  say "Sokutatsu ready: pid $SOK_PID, children:${kids:- none}"
+  [[ $kids == *redis-server* ]] \
+    || warn "no redis-server among Sokutatsu's child processes: the relay CPU figure may leave Redis out"
+}
+
+run_sokutatsu() { # run_sokutatsu SIZE RUN
+  local label
+  label="sokutatsu-$(size_tag "$1")"
+  start_sokutatsu "$label" "$2"
+  # The process tree of the node PID covers the embedded redis-server (its child).
+  relay_bench "$label" "$1" "$SOK_SMTP_PORT" "$SOK_PID"
+  stop_sokutatsu
+  ((KEEP)) || rm -rf "$WORK/data-$label-$2"
+}
+
+# ------------------------------------------------------------------------------ ratios
+# Median of KEY over the ok RESULT lines labelled LABEL ("-" when none). KEY cpu_ms_per_msg
+# is relay_cpu_s * 1000 / messages.
+median_of() {
+  awk -v label="$1" -v key="$2" '
+    $1 == "RESULT" {
+      delete r
+      for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); r[k] = v }
+      if (r["status"] != "ok" || r["label"] != label) next
+      v = key == "cpu_ms_per_msg" ? (r["relay_cpu_s"] ~ /^[0-9.]+$/ ? 1000 * r["relay_cpu_s"] / r["messages"] : "") : r[key]
+      if (v ~ /^[0-9.]+$/ && v + 0 > 0) x[n++] = v + 0
+    }
+    END {
+      if (!n) { print "-"; exit }
+      for (i = 1; i < n; i++) for (j = i; j > 0 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+      printf "%.4f\n", n % 2 ? x[int(n / 2)] : (x[n / 2 - 1] + x[n / 2]) / 2
+    }' "$RESULTS"
+}
+
+ratio_line() { # ratio_line TAG WHAT KEY [NOTE]
+  local s p r
+  s=$(median_of "sokutatsu-$1" "$3"); p=$(median_of "postfix-plain-$1" "$3")
+  if [[ $s == - || $p == - ]]; then r="n/a (no successful run of both)"
+  else r=$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2f", a / b }'); fi
+  echo "[$1] ratio $2 sokutatsu/postfix-plain = $r${4:+  ($4)}"
+}
+
+# ------------------------------------------------------------------------------ main
+say "$STAMP: $MESSAGES msgs, sizes [${SIZE_LIST[*]}], $SESSIONS sessions, $RUNS run(s); postfix=$DO_POSTFIX sokutatsu=$DO_SOKUTATSU"
+say "harness $HARNESS; CSV $CSV; log $LOG"
+say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); Node $(node -v)"
+port_busy "$SINK_PORT" && die "sink port $SINK_PORT is already in use: stop what listens there"
+if ((DO_POSTFIX)) && "$PF" status dkim 2>/dev/null | grep -q 'postfix-dkim: running'; then
+  warn "the Postfix dkim instance is running: it takes CPU during the runs (stop it: $PF stop dkim)"
+fi
+if ((DO_SOKUTATSU)); then build_sokutatsu; fi
+
+for size in "${SIZE_LIST[@]}"; do
+  for ((run = 1; run <= RUNS; run++)); do
+    if ((DO_POSTFIX)); then run_postfix "$size" "$run"; fi
+    if ((DO_SOKUTATSU)); then run_sokutatsu "$size" "$run"; fi
+  done
+done
+
+say "summary ($CSV)"
+node "$HARNESS/tools/summarize.mjs" "$CSV"
+if ((DO_POSTFIX && DO_SOKUTATSU)); then
+  say "ratios (medians of this invocation's successful runs; > 1 is faster than Postfix)"
+  for size in "${SIZE_LIST[@]}"; do
+    tag=$(size_tag "$size")
+    ratio_line "$tag" end-to-end e2e_rate
+    ratio_line "$tag" intake intake_rate
+    ratio_line "$tag" "relay CPU ms/msg" cpu_ms_per_msg "lower is better"
+  done
+fi
+say "CSV $CSV; log $LOG; failed runs: $FAILED"
+((FAILED == 0))

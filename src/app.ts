@@ -1,0 +1,138 @@
+/**
+ * The composition root: from a validated config to running listeners, worker and HTTP server,
+ * and back down in order.
+ *
+ * Promises: `stop()` drains SMTP (new sessions 421, transactions in flight finish), lets
+ * deliveries in flight finish, closes HTTP, then Redis connections, then the embedded
+ * redis-server (AOF flushed) — each bounded by `shutdown.graceSeconds`.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { createRedis, describeTarget, type RedisTarget } from './redis/connection.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded.js';
+import { createKeys, type Keys } from './redis/keys.js';
+import { createDeliveryQueue } from './queue/delivery-queue.js';
+import { createMessageStore, type MessageStore } from './store/messages.js';
+import { createUserStore } from './intake/users.js';
+import { createAuthGuard } from './intake/auth.js';
+import { loadTls } from './intake/tls.js';
+import { startIntake, type Intake } from './intake/intake.js';
+import { startDeliveryWorker } from './delivery/worker.js';
+import { systemResolver, type Resolver } from './delivery/routes.js';
+import { createHttpApp } from './http/app.js';
+import { createTokenStore } from './http/tokens.js';
+import { createMetrics } from './metrics.js';
+
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  /** DNS for MX lookups; tests inject one so nothing queries the internet */
+  resolver?: Resolver;
+}
+
+export interface App {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  keys: Keys;
+  store: MessageStore;
+  ports: Intake['ports'] & { http?: number };
+  embeddedRedis: EmbeddedRedis | null;
+  reloadTls(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log.level,
+    base: { pid: process.pid },
+    // Belt and braces: no code path logs these, and if one ever does, they are masked.
+    redact: { paths: ['password', 'pass', '*.password', '*.pass', 'auth', 'token', '*.token'], censor: '***' },
+  });
+}
+
+/** Connects to the configured Redis, or starts/adopts the embedded one. */
+export async function openRedis(config: Config, log: Logger): Promise<{ target: RedisTarget; embedded: EmbeddedRedis | null }> {
+  if (config.redis.url) return { target: { url: config.redis.url }, embedded: null };
+  const embedded = await startEmbeddedRedis(config.dataDir, log);
+  return { target: { socketPath: embedded.socketPath }, embedded };
+}
+
+export async function startApp(options: AppOptions): Promise<App> {
+  const log = options.log ?? createLogger(options.config);
+  const { target, embedded } = await openRedis(options.config, log);
+  try {
+    return await startRoles(options, log, target, embedded);
+  } catch (err) {
+    if (embedded) await embedded.stop();
+    throw err;
+  }
+}
+
+async function startRoles(options: AppOptions, log: Logger, target: RedisTarget, embedded: EmbeddedRedis | null): Promise<App> {
+  const { config } = options;
+  log.info({ redis: describeTarget(target) }, 'using redis');
+
+  const keys = createKeys(config.redis.namespace);
+  const redis = createRedis(target, log, 'main');
+  const queueConnection = createRedis(target, log, 'queue');
+  const workerConnection = createRedis(target, log, 'worker');
+  const metrics = createMetrics();
+  const queue = createDeliveryQueue(queueConnection, keys);
+  const store = createMessageStore(redis, queue, keys, config.store.retentionSeconds);
+  const users = createUserStore(redis, keys);
+  const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
+  const tokens = createTokenStore(redis, keys, config.admin.token);
+  let tls = await loadTls(config, log);
+
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver: options.resolver ?? systemResolver, metrics });
+  const intake = await startIntake({ config, log, store, auth, tls, metrics });
+  const ports: App['ports'] = { ...intake.ports };
+  let http: ServerType | null = null;
+  if (config.http.enabled) {
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics }).fetch, config.http.host, config.http.port);
+    ports.http = (http.address() as AddressInfo).port;
+    log.info({ host: config.http.host, port: ports.http }, 'http listening');
+  }
+  if (!config.admin.token) log.warn('admin.token is empty: the admin API accepts only tokens made with `sokutatsu token create NAME`');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config, log, redis, keys, store, ports, embeddedRedis: embedded,
+    async reloadTls() {
+      tls = await loadTls(config, log);
+      intake.reloadTls(tls);
+    },
+    stop() {
+      stopping ??= (async () => {
+        log.info('shutting down: refusing new SMTP sessions, finishing transactions and deliveries in flight');
+        await intake.drain();
+        await withTimeout(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
+        if (http) await new Promise<void>((r) => http!.close(() => r()));
+        await queue.close();
+        for (const c of [redis, queueConnection, workerConnection]) await c.quit().catch(() => c.disconnect());
+        // Adopted or not, the embedded server is this process's to stop.
+        if (embedded) await embedded.stop();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function listenHttp(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`http.port: cannot listen on ${hostname}:${port}: ${err.code === 'EADDRINUSE' ? 'another program uses it' : err.message}`)));
+  });
+}
+
+async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => (timer = setTimeout(() => (onTimeout(), r()), ms)));
+  await Promise.race([work, timeout]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,157 @@
+/**
+ * The config schema: every key Sokutatsu reads, its default and its constraint, in one place.
+ *
+ * Receives: the parsed YAML object (after env overrides).
+ * Promises: a fully-defaulted, validated `Config`; unknown keys are errors (typos are caught).
+ * config/production.example.yaml documents every key here; keep the two in step.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+const cidr = z.string().refine(isCidr, { message: 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1/128' });
+
+function isCidr(value: string): boolean {
+  const [addr, bits, extra] = value.split('/');
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return Number.isInteger(n) && n >= 0 && n <= (family === 4 ? 32 : 128);
+}
+
+const listener = z.strictObject({
+  enabled: z.boolean().default(true),
+  port,
+});
+
+const tlsFiles = z.strictObject({
+  cert: z.string().default(''),
+  key: z.string().default(''),
+});
+
+const smtpLimits = z.strictObject({
+  /** recipients per message; the next RCPT gets 452 4.5.3 */
+  maxRecipients: z.number().int().min(1).default(1000),
+  /** concurrent connections from one IP address; more get 421 4.7.0 */
+  maxConnectionsPerIp: z.number().int().min(1).default(50),
+  /** concurrent connections per listener */
+  maxConnections: z.number().int().min(1).default(1000),
+  /** failed AUTH attempts on one connection before it is closed */
+  authFailuresPerConnection: z.number().int().min(1).default(3),
+  /** failed AUTH attempts from one IP within authLockoutSeconds before the IP is locked out */
+  authFailuresPerIp: z.number().int().min(1).default(10),
+  authLockoutSeconds: z.number().int().min(1).default(900),
+  /** idle time on a connection before it is closed */
+  socketTimeoutSeconds: z.number().int().min(1).default(300),
+  /** total time a DATA transfer may take, however slowly the bytes trickle in */
+  dataTimeoutSeconds: z.number().int().min(1).default(600),
+});
+
+const smtp = z.strictObject({
+  host: z.string().default('0.0.0.0'),
+  submission: listener.default({ enabled: true, port: 587 }),
+  submissions: listener.default({ enabled: true, port: 465 }),
+  inbound: listener.default({ enabled: true, port: 25 }),
+  tls: tlsFiles.default({ cert: '', key: '' }),
+  maxMessageSize: z.number().int().min(1024).default(26_214_400),
+  trustedNetworks: z.array(cidr).default([]),
+  limits: smtpLimits.default(smtpLimits.parse({})),
+});
+
+const routeMatch = z.string().refine((m) => m === '*' || /^(\*\.)?[a-z0-9.-]+$/i.test(m), {
+  message: 'expected "*", "example.com" or "*.example.com"',
+});
+
+const route = z.strictObject({
+  match: routeMatch,
+  host: z.string().min(1),
+  port: port.default(25),
+  tls: z.enum(['opportunistic', 'required', 'none']).default('opportunistic'),
+  auth: z.strictObject({ user: z.string().min(1), pass: z.string() }).optional(),
+});
+
+const retry = z
+  .strictObject({
+    firstDelaySeconds: z.number().int().min(1).default(60),
+    maxDelaySeconds: z.number().int().min(1).default(3600),
+    maxAgeSeconds: z.number().int().min(1).default(432_000),
+  })
+  .refine((r) => r.maxDelaySeconds >= r.firstDelaySeconds, {
+    message: 'maxDelaySeconds must be >= firstDelaySeconds',
+  });
+
+const siteLimit = z.strictObject({
+  connections: z.number().int().min(1).default(20),
+  perMinute: z.number().int().min(0).default(0),
+});
+
+const delivery = z.strictObject({
+  routes: z.array(route).default([]),
+  retry: retry.default(retry.parse({})),
+  throttle: z
+    .strictObject({
+      default: siteLimit.default({ connections: 20, perMinute: 0 }),
+      sites: z.record(z.string(), siteLimit).default({}),
+    })
+    .default({ default: { connections: 20, perMinute: 0 }, sites: {} }),
+  /** deliveries in progress at once in this process */
+  concurrency: z.number().int().min(1).max(1000).default(50),
+  /** seconds to wait for TCP connect + greeting, and for each SMTP reply */
+  connectTimeoutSeconds: z.number().int().min(1).default(30),
+  commandTimeoutSeconds: z.number().int().min(1).default(300),
+  /** idle pooled connections to one host are closed after this long */
+  idleConnectionSeconds: z.number().int().min(1).default(10),
+  /** messages sent over one connection before it is closed and a new one opened */
+  maxMessagesPerConnection: z.number().int().min(1).default(100),
+});
+
+export const configSchema = z.strictObject({
+  hostname: z.string().min(1).default('localhost'),
+  dataDir: z.string().min(1).default('./var'),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
+  redis: z
+    .strictObject({
+      url: z.string().default(''),
+      /** key namespace (a Redis Cluster hash tag): several installations may share one Redis */
+      namespace: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sokutatsu'),
+    })
+    .default({ url: '', namespace: 'sokutatsu' }),
+  smtp: smtp.default(smtp.parse({})),
+  policy: z
+    .strictObject({ requireVerifiedDomains: z.boolean().default(true) })
+    .default({ requireVerifiedDomains: true }),
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('0.0.0.0'),
+      port: port.default(8025),
+      publicUrl: z.url().default('http://localhost:8025'),
+    })
+    .default({ enabled: true, host: '0.0.0.0', port: 8025, publicUrl: 'http://localhost:8025' }),
+  admin: z.strictObject({ token: z.string().default('') }).default({ token: '' }),
+  delivery: delivery.default(delivery.parse({})),
+  store: z
+    .strictObject({
+      /** seconds a message is kept after every recipient reached a final state */
+      retentionSeconds: z.number().int().min(0).default(604_800),
+    })
+    .default({ retentionSeconds: 604_800 }),
+  webhooks: z
+    .strictObject({ allowPrivateTargets: z.boolean().default(false) })
+    .default({ allowPrivateTargets: false }),
+  shutdown: z
+    .strictObject({
+      /** seconds SIGTERM waits for SMTP transactions and deliveries in flight */
+      graceSeconds: z.number().int().min(1).default(30),
+    })
+    .default({ graceSeconds: 30 }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type Route = z.infer<typeof route>;
+export type RetryPolicy = z.infer<typeof retry>;

@@ -1,0 +1,100 @@
+/**
+ * One delivery attempt of one message to one recipient over the hosts a domain resolved to.
+ *
+ * Promises: an outcome the caller can record as-is — delivered (2xx after DATA), bounced (5xx:
+ * the remote server's reply and enhanced code kept), or deferred (4xx, timeouts, refused or
+ * dropped connections, with the reason). Hosts are tried in order until one answers; a host
+ * that answers decides.
+ */
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { ConnectionPool, Lease } from './pool.js';
+import type { Target } from './routes.js';
+
+export type AttemptOutcome =
+  | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null }
+  | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string };
+
+export interface Envelope {
+  from: string;
+  to: string;
+}
+
+interface SmtpFailure extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+}
+
+export async function attemptDelivery(pool: ConnectionPool, targets: Target[], envelope: Envelope, message: Buffer): Promise<AttemptOutcome> {
+  const failures: string[] = [];
+  for (const target of targets) {
+    const where = `${target.host}:${target.port}`;
+    let lease: Lease;
+    try {
+      lease = await pool.acquire(target);
+    } catch (err) {
+      const e = err as SmtpFailure;
+      if (e.responseCode && e.responseCode >= 500 && e.code === 'EAUTH') return failed('bounced', where, e, `authentication to ${where} (${target.via}) was refused`);
+      failures.push(`${where} (${target.via}): ${describe(e)}`);
+      continue;
+    }
+    let outcome = await sendOn(lease, where, envelope, message);
+    if (outcome === 'stale') {
+      // A pooled connection the server closed while idle: one fresh try is not a new attempt.
+      outcome = await pool.acquire(target).then((fresh) => sendOn(fresh, where, envelope, message), (err: SmtpFailure) => failed('deferred', where, err, 'reconnect failed'));
+    }
+    if (outcome !== 'stale') return outcome;
+    failures.push(`${where}: connection lost`);
+  }
+  return { kind: 'deferred', detail: `could not connect to any mail host: ${failures.join('; ') || 'no hosts'}` };
+}
+
+async function sendOn(lease: Lease, where: string, envelope: Envelope, message: Buffer): Promise<AttemptOutcome | 'stale'> {
+  try {
+    const info = await send(lease.connection, envelope, message);
+    lease.release(true);
+    return { kind: 'delivered', remoteHost: where, reply: info.response, tls: lease.tlsProtocol };
+  } catch (err) {
+    const e = err as SmtpFailure;
+    if (!e.responseCode) {
+      lease.release(false);
+      return lease.reused ? 'stale' : failed('deferred', where, e, 'connection failed during the transaction');
+    }
+    resetAndRelease(lease);
+    return failed(e.responseCode >= 500 ? 'bounced' : 'deferred', where, e, `${where} replied ${e.responseCode}`);
+  }
+}
+
+function send(connection: SMTPConnection, envelope: Envelope, message: Buffer) {
+  return new Promise<{ response: string }>((resolve, reject) => {
+    connection.send({ from: envelope.from || false, to: envelope.to, size: message.length }, message, (err, info) => (err ? reject(err) : resolve(info!)));
+  });
+}
+
+/** After a refusal the server is mid-transaction: RSET before the connection carries more mail. */
+function resetAndRelease(lease: Lease): void {
+  try {
+    lease.connection.reset((err) => lease.release(!err));
+  } catch {
+    lease.release(false);
+  }
+}
+
+function failed(kind: 'bounced' | 'deferred', where: string, e: SmtpFailure, detail: string): AttemptOutcome {
+  const reply = e.response?.trim();
+  const enhancedCode = reply?.match(/^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/)?.[1];
+  return {
+    kind,
+    remoteHost: where,
+    ...(e.responseCode ? { code: e.responseCode } : {}),
+    ...(enhancedCode ? { enhancedCode } : {}),
+    ...(reply ? { reply } : {}),
+    detail: reply ? detail : `${detail}: ${describe(e)}`,
+  };
+}
+
+function describe(e: SmtpFailure): string {
+  if (e.response) return e.response.trim();
+  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET') return e.message.replace(/^.*?(connect |Connection )/i, '$1');
+  return e.code ? `${e.code}: ${e.message}` : e.message;
+}

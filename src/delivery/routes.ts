@@ -1,0 +1,83 @@
+/**
+ * Where mail for a domain goes: a configured route (smarthost) or the domain's MX hosts.
+ *
+ * Receives: a recipient domain. Promises: an ordered list of hosts to try, or a permanent
+ * "no such mail domain" answer (NXDOMAIN, null MX per RFC 7505), or a temporary DNS failure.
+ * DNS is injected (`Resolver`), so tests and air-gapped installs never query the internet.
+ */
+import { promises as dns } from 'node:dns';
+import type { Route } from '../config/schema.js';
+
+export interface Resolver {
+  resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
+  resolve4(domain: string): Promise<string[]>;
+  resolve6(domain: string): Promise<string[]>;
+}
+
+export const systemResolver: Resolver = {
+  resolveMx: (d) => dns.resolveMx(d),
+  resolve4: (d) => dns.resolve4(d),
+  resolve6: (d) => dns.resolve6(d),
+};
+
+export interface Target {
+  host: string;
+  port: number;
+  tls: Route['tls'];
+  auth?: { user: string; pass: string } | undefined;
+  /** "route *.example.com" or "MX example.com" — explains in logs why this host was chosen */
+  via: string;
+}
+
+export type Resolution =
+  | { kind: 'targets'; targets: Target[] }
+  | { kind: 'permanent'; enhancedCode: string; reason: string }
+  | { kind: 'temporary'; reason: string };
+
+export function matchRoute(routes: Route[], domain: string): Route | undefined {
+  const d = domain.toLowerCase();
+  return routes.find((r) => {
+    const m = r.match.toLowerCase();
+    if (m === '*') return true;
+    if (m.startsWith('*.')) return d.endsWith(m.slice(1)) || d === m.slice(2);
+    return d === m;
+  });
+}
+
+const NO_DOMAIN = new Set(['ENOTFOUND', 'ENODATA']);
+
+export async function resolveDestination(domain: string, routes: Route[], resolver: Resolver): Promise<Resolution> {
+  const route = matchRoute(routes, domain);
+  if (route) {
+    return { kind: 'targets', targets: [{ host: route.host, port: route.port, tls: route.tls, auth: route.auth, via: `route ${route.match}` }] };
+  }
+  let mx: { exchange: string; priority: number }[];
+  try {
+    mx = await resolver.resolveMx(domain);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENODATA') return implicitMx(domain, resolver);
+    if (NO_DOMAIN.has(code)) return { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} does not exist (DNS: ${code})` };
+    return { kind: 'temporary', reason: `DNS lookup of MX for ${domain} failed: ${code || (err as Error).message}` };
+  }
+  if (mx.length === 0) return implicitMx(domain, resolver);
+  if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
+    return { kind: 'permanent', enhancedCode: '5.1.10', reason: `domain ${domain} accepts no mail (null MX, RFC 7505)` };
+  }
+  const targets = [...mx]
+    .sort((a, b) => a.priority - b.priority)
+    .map((m): Target => ({ host: m.exchange.replace(/\.$/, ''), port: 25, tls: 'opportunistic', via: `MX ${domain} (priority ${m.priority})` }));
+  return { kind: 'targets', targets };
+}
+
+/** No MX records: RFC 5321 §5.1 says the domain's own A/AAAA address is the mail host. */
+async function implicitMx(domain: string, resolver: Resolver): Promise<Resolution> {
+  const [v4, v6] = await Promise.allSettled([resolver.resolve4(domain), resolver.resolve6(domain)]);
+  const found = (v4.status === 'fulfilled' && v4.value.length > 0) || (v6.status === 'fulfilled' && v6.value.length > 0);
+  if (found) return { kind: 'targets', targets: [{ host: domain, port: 25, tls: 'opportunistic', via: `A/AAAA ${domain} (no MX)` }] };
+  const codes = [v4, v6].map((r) => (r.status === 'rejected' ? ((r.reason as NodeJS.ErrnoException).code ?? '') : 'ENODATA'));
+  if (codes.every((c) => NO_DOMAIN.has(c))) {
+    return { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} has no MX and no address records` };
+  }
+  return { kind: 'temporary', reason: `DNS lookup of A/AAAA for ${domain} failed: ${codes.join(', ')}` };
+}

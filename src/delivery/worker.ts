@@ -1,0 +1,169 @@
+/**
+ * The delivery worker: takes one recipient's job, delivers, records the outcome, reschedules.
+ *
+ * Receives: jobs from the delivery queue. Promises: each attempt ends in one recorded event and
+ * one log line; temporary failures are retried on the retry schedule (the job is moved back to
+ * "delayed" without burning a BullMQ attempt) until maxAge, then expired; a message that cannot
+ * be prepared for sending bounces with the reason instead of looping; a recipient already final
+ * (duplicate job after a crash) is skipped; errors reaching Redis are left to BullMQ to retry.
+ */
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Keys } from '../redis/keys.js';
+import type { MessageStore } from '../store/messages.js';
+import { FINAL_STATUSES, type MessageEvent, type RecipientState, type StoredMessage } from '../store/types.js';
+import { DELIVERY_QUEUE, type DeliveryJob } from '../queue/delivery-queue.js';
+import { nextRetry } from '../queue/retry.js';
+import { transformForRecipient } from '../transform/transform.js';
+import type { Metrics } from '../metrics.js';
+import { attemptDelivery, type AttemptOutcome } from './attempt.js';
+import { ConnectionPool } from './pool.js';
+import { resolveDestination, type Resolver } from './routes.js';
+
+export interface DeliveryDeps {
+  config: Config;
+  log: Logger;
+  store: MessageStore;
+  connection: Redis;
+  keys: Keys;
+  resolver: Resolver;
+  metrics: Metrics;
+}
+
+export interface DeliveryWorker {
+  close(): Promise<void>;
+}
+
+export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
+  const d = deps.config.delivery;
+  const pool = new ConnectionPool({
+    hostname: deps.config.hostname,
+    maxPerHost: d.throttle.default.connections,
+    maxMessages: d.maxMessagesPerConnection,
+    idleMs: d.idleConnectionSeconds * 1000,
+    connectTimeoutMs: d.connectTimeoutSeconds * 1000,
+    commandTimeoutMs: d.commandTimeoutSeconds * 1000,
+  });
+  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, pool), {
+    connection: deps.connection,
+    prefix: deps.keys.queuePrefix,
+    concurrency: d.concurrency,
+    // A job whose worker died is put back to run again however often that happens: parking
+    // acknowledged mail in "failed" after two crashes is the trap BullMQ's default (1) sets.
+    maxStalledCount: 1_000_000,
+    lockDuration: 60_000,
+  });
+  worker.on('failed', (job, err) => deps.log.error({ job: job?.id, err: err.message }, 'delivery job failed unexpectedly; BullMQ will retry it'));
+  worker.on('error', (err) => deps.log.error({ err: err.message }, 'delivery worker error'));
+  return {
+    async close() {
+      await worker.close();
+      pool.close();
+    },
+  };
+}
+
+async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps: DeliveryDeps, pool: ConnectionPool): Promise<void> {
+  const { messageId, rcpt } = job.data;
+  const [message, state] = await Promise.all([deps.store.get(messageId), deps.store.recipient(messageId, rcpt)]);
+  if (!message || !state) {
+    deps.log.warn({ id: messageId, rcpt }, 'delivery job for a message that no longer exists: dropped');
+    return;
+  }
+  if (FINAL_STATUSES.has(state.status)) return;
+
+  const started = Date.now();
+  const attempt = state.attempts + 1;
+  const outcome = await deliver(message, state.address, deps, pool);
+  const recorded = await record(message, rcpt, state, attempt, outcome, deps);
+  deps.metrics.deliveries.inc({ outcome: recorded.type });
+  deps.metrics.deliveryDuration.observe({ outcome: recorded.type }, (Date.now() - started) / 1000);
+  deps.log.info({ id: messageId, to: state.address, attempt, ...logFields(outcome), status: recorded.type, ms: Date.now() - started, detail: recorded.detail }, `delivery ${recorded.type}`);
+
+  if (recorded.type === 'deferred' && recorded.retryAt) {
+    await job.moveToDelayed(recorded.retryAt, token);
+    throw new DelayedError();
+  }
+}
+
+async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, pool: ConnectionPool): Promise<AttemptOutcome> {
+  const body = await deps.store.body(message.id);
+  if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
+  let wire: Buffer;
+  try {
+    wire = transformForRecipient(body);
+  } catch (err) {
+    return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
+  }
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  const destination = await resolveDestination(domain, deps.config.delivery.routes, deps.resolver);
+  if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
+  if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
+  return attemptDelivery(pool, destination.targets, { from: message.mailFrom, to: address }, wire);
+}
+
+interface Recorded {
+  type: 'delivered' | 'bounced' | 'deferred' | 'expired';
+  retryAt?: number;
+  detail?: string;
+}
+
+async function record(message: StoredMessage, rcpt: number, prev: RecipientState, attempt: number, outcome: AttemptOutcome, deps: DeliveryDeps): Promise<Recorded> {
+  const now = Date.now();
+  const event: MessageEvent = { type: 'delivered', at: new Date(now).toISOString(), rcpt, address: prev.address, attempt, ...eventFields(outcome) };
+  const state: RecipientState = { ...prev, attempts: attempt, updatedAt: now };
+  let result: Recorded;
+
+  if (outcome.kind === 'delivered') {
+    Object.assign(state, { status: 'delivered', reason: null, hard: null });
+    result = { type: 'delivered' };
+  } else if (outcome.kind === 'bounced') {
+    Object.assign(state, { status: 'bounced', reason: outcome.reply ?? outcome.detail, hard: isBadAddress(outcome.enhancedCode) });
+    event.type = 'bounced';
+    result = { type: 'bounced' };
+  } else {
+    const decision = nextRetry(deps.config.delivery.retry, attempt, message.createdAt, now);
+    if (decision.kind === 'expire') {
+      const reason = `gave up after ${attempt} attempts over ${formatAge(now - message.createdAt)}; last error: ${outcome.reply ?? outcome.detail}`;
+      Object.assign(state, { status: 'expired', reason, hard: false });
+      Object.assign(event, { type: 'expired', detail: reason });
+      result = { type: 'expired', detail: reason };
+    } else {
+      const retryAt = now + decision.delayMs;
+      Object.assign(state, { status: 'deferred', reason: outcome.reply ?? outcome.detail, hard: false });
+      Object.assign(event, { type: 'deferred', detail: `${outcome.detail}; next attempt at ${new Date(retryAt).toISOString()}` });
+      result = { type: 'deferred', retryAt, detail: event.detail };
+    }
+  }
+  await deps.store.record(message.id, state, event);
+  return result;
+}
+
+/** Until the bounce classifier arrives: a 5.1.x status says the address itself is bad. */
+function isBadAddress(enhancedCode: string | undefined): boolean {
+  return !!enhancedCode && enhancedCode.startsWith('5.1.');
+}
+
+function eventFields(o: AttemptOutcome): Partial<MessageEvent> {
+  if (o.kind === 'delivered') return { remoteHost: o.remoteHost, reply: o.reply, ...(o.tls ? { tls: o.tls } : {}) };
+  return {
+    ...(o.remoteHost ? { remoteHost: o.remoteHost } : {}),
+    ...(o.reply ? { reply: o.reply } : {}),
+    ...(o.code ? { code: o.code } : {}),
+    ...(o.enhancedCode ? { enhancedCode: o.enhancedCode } : {}),
+    detail: o.detail,
+  };
+}
+
+function logFields(o: AttemptOutcome): Record<string, unknown> {
+  return o.kind === 'delivered' ? { remote: o.remoteHost, reply: o.reply, tls: o.tls } : { remote: o.remoteHost, reply: o.reply };
+}
+
+function formatAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The HTTP app (hono): health, readiness, Prometheus metrics and the admin API.
+ *
+ * Promises: everything under /api requires a valid bearer token (401 otherwise, JSON error per
+ * CONTRACT); errors never leak stack traces; unknown routes are JSON 404s.
+ */
+import { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Metrics } from '../metrics.js';
+import type { MessageStore } from '../store/messages.js';
+import type { TokenStore } from './tokens.js';
+import { messageView } from './message-view.js';
+
+export interface HttpDeps {
+  redis: Redis;
+  store: MessageStore;
+  tokens: TokenStore;
+  metrics: Metrics;
+}
+
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const ok = await Promise.race([
+      deps.redis.ping().then((r) => r === 'PONG', () => false),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+    ]);
+    return ok ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason: 'Redis is not reachable' }, 503);
+  });
+  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+
+  const api = new Hono();
+  api.use('*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const token = header.match(/^Bearer\s+(\S+)$/i)?.[1] ?? '';
+    if (!(await deps.tokens.verify(token))) {
+      return c.json(apiError('unauthorized', 'a valid admin token is required: Authorization: Bearer <token> (create one with `sokutatsu token create NAME`)'), 401, {
+        'WWW-Authenticate': 'Bearer',
+      });
+    }
+    await next();
+  });
+  api.get('/messages/:id', async (c) => {
+    const id = c.req.param('id');
+    if (!/^[0-9a-z]{9,40}$/.test(id)) return c.json(apiError('not_found', `no message with id ${id.slice(0, 60)}`), 404);
+    const view = await messageView(deps.store, id);
+    return view ? c.json(view) : c.json(apiError('not_found', `no message with id ${id} (unknown, or past its retention period)`), 404);
+  });
+  app.route('/api/v1', api);
+  // Anything else under /api must not fall through to a public handler.
+  app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));
+
+  app.notFound((c) => c.json(apiError('not_found', 'not found'), 404));
+  app.onError((err, c) => {
+    console.error(err);
+    return c.json(apiError('internal', 'internal error; see the server log'), 500);
+  });
+  return app;
+}
+
+export function apiError(code: string, message: string) {
+  return { error: { code, message } };
+}

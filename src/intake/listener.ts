@@ -1,0 +1,236 @@
+/**
+ * One SMTP listener (submission, submissions or inbound) on smtp-server.
+ *
+ * Receives: SMTP sessions. Promises, per smtp-server's handler contract (check, reply with an
+ * error carrying responseCode, return; save last): a client sees 250 "queued as <ID>" only after
+ * the store has the message durably; every refusal carries a code, an enhanced code and a
+ * sentence saying what to change; limits the library leaves open (connections per IP, failed
+ * AUTH per connection, total DATA time, oversize) are enforced here.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { MessageStore } from '../store/messages.js';
+import { newMessageId } from '../store/messages.js';
+import type { Metrics } from '../metrics.js';
+import type { AuthGuard } from './auth.js';
+import type { User } from './users.js';
+import type { TlsMaterial } from './tls.js';
+import { domainAllowed } from './users.js';
+import { networkList, normalizeIp } from './networks.js';
+import { prepareMessage } from './prepare.js';
+import { smtpError, type SmtpReplyError } from './reply.js';
+
+export type ListenerRole = 'submission' | 'submissions' | 'inbound';
+
+export interface ListenerDeps {
+  config: Config;
+  log: Logger;
+  store: MessageStore;
+  auth: AuthGuard;
+  tls: TlsMaterial;
+  metrics: Metrics;
+  /** shared by all listeners: open connections per client IP */
+  connectionsPerIp: Map<string, number>;
+  isDraining: () => boolean;
+}
+
+/** What smtp-server keeps per connection that we need to reach: its socket-level controls. */
+interface ConnectionHandle {
+  id: string;
+  session: SMTPServerSession;
+  send(code: number, text: string): void;
+  close(): void;
+}
+
+export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServer {
+  const { config, log } = deps;
+  const limits = config.smtp.limits;
+  const trusted = networkList(config.smtp.trustedNetworks);
+  const counted = new Set<string>();
+
+  const reject = (err: SmtpReplyError): SmtpReplyError => {
+    deps.metrics.smtpRejections.inc({ listener: role, code: String(err.responseCode) });
+    return err;
+  };
+
+  const server: SMTPServer = new SMTPServer({
+    name: config.hostname,
+    banner: 'Sokutatsu ESMTP',
+    secure: role === 'submissions',
+    key: deps.tls.key,
+    cert: deps.tls.cert,
+    size: config.smtp.maxMessageSize,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // AUTH is enforced in onMailFrom (trusted networks may skip it) and onAuth (TLS first).
+    authOptional: true,
+    allowInsecureAuth: true,
+    disabledCommands: role === 'inbound' ? ['AUTH'] : [],
+    disableReverseLookup: true,
+    maxClients: limits.maxConnections,
+    socketTimeout: limits.socketTimeoutSeconds * 1000,
+    closeTimeout: config.shutdown.graceSeconds * 1000,
+    logger: false,
+
+    onConnect(session, callback) {
+      const ip = normalizeIp(session.remoteAddress);
+      const open = (deps.connectionsPerIp.get(ip) ?? 0) + 1;
+      deps.connectionsPerIp.set(ip, open);
+      counted.add(session.id);
+      if (deps.isDraining()) return callback(reject(smtpError(421, '4.3.2', `${config.hostname} is shutting down; try again shortly`)));
+      if (open > limits.maxConnectionsPerIp) {
+        log.warn({ session: session.id, ip, open }, 'smtp connection refused: too many connections from this address');
+        return callback(reject(smtpError(421, '4.7.0', `Too many connections from ${ip} (limit ${limits.maxConnectionsPerIp}); try again later`)));
+      }
+      callback();
+    },
+
+    onClose(session) {
+      deps.auth.closed(session.id);
+      if (!counted.delete(session.id)) return;
+      const ip = normalizeIp(session.remoteAddress);
+      const open = (deps.connectionsPerIp.get(ip) ?? 1) - 1;
+      if (open <= 0) deps.connectionsPerIp.delete(ip);
+      else deps.connectionsPerIp.set(ip, open);
+    },
+
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      deps.auth
+        .authenticate({ username: auth.username ?? '', password: auth.password ?? '', sessionId: session.id, remoteAddress: session.remoteAddress, secure: session.secure })
+        .then((result) => {
+          if (result.ok) {
+            log.info({ session: session.id, ip: normalizeIp(session.remoteAddress), user: result.user.name }, 'smtp auth ok');
+            return callback(null, { user: result.user });
+          }
+          if (result.disconnect) setImmediate(() => closeConnection(server, session.id, 421, '4.7.0 Too many failed authentication attempts; closing connection'));
+          callback(reject(result.error as SmtpReplyError));
+        })
+        .catch((err: Error) => {
+          log.error({ session: session.id, err: err.message }, 'smtp auth error');
+          callback(reject(smtpError(454, '4.7.0', 'Temporary authentication failure; try again later')));
+        });
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      if (role === 'inbound') return callback();
+      const user = session.user as User | undefined;
+      if (!user && !trusted.contains(session.remoteAddress)) {
+        return callback(reject(smtpError(530, '5.7.0', 'Authentication required: log in with AUTH (after STARTTLS) before sending')));
+      }
+      const domain = address.address.split('@').pop() ?? '';
+      if (user && address.address && !domainAllowed(domain, user.domains)) {
+        return callback(reject(smtpError(550, '5.7.1', `Sender domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`)));
+      }
+      callback();
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback) {
+      if (role === 'inbound') {
+        return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`)));
+      }
+      if (session.envelope.rcptTo.length >= limits.maxRecipients) {
+        return callback(reject(smtpError(452, '4.5.3', `Too many recipients: at most ${limits.maxRecipients} per message; send the rest in another message`)));
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback) {
+      receiveData(role, stream, session, deps, server)
+        .then((id) => callback(null, `2.0.0 Ok: queued as ${id}`))
+        .catch((err: Error) => {
+          if ('responseCode' in err) return callback(reject(err as SmtpReplyError));
+          deps.log.error({ session: session.id, err: err.message }, 'smtp DATA failed unexpectedly');
+          callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again')));
+        });
+    },
+  });
+
+  server.on('error', (err) => log.error({ listener: role, err: err.message }, 'smtp listener error'));
+  return server;
+}
+
+async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, session: SMTPServerSession, deps: ListenerDeps, server: SMTPServer): Promise<string> {
+  const { config, log } = deps;
+  const started = Date.now();
+  const ip = normalizeIp(session.remoteAddress);
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const txLog = { session: session.id, ip, user: (session.user as User | undefined)?.name, from: mailFrom, rcpts: recipients.length };
+
+  const raw = await readStream(stream, config.smtp.limits.dataTimeoutSeconds * 1000, () => {
+    log.warn({ ...txLog }, 'smtp DATA took too long: closing connection');
+    closeConnection(server, session.id, 421, `4.4.2 DATA not completed within ${config.smtp.limits.dataTimeoutSeconds} s; closing connection`);
+  });
+  if (stream.sizeExceeded) {
+    log.info({ ...txLog, size: stream.byteLength }, 'smtp message refused: too large');
+    throw smtpError(552, '5.3.4', `Message too big: the limit is ${config.smtp.maxMessageSize} bytes`);
+  }
+
+  const id = newMessageId();
+  const user = session.user as User | undefined;
+  const message = prepareMessage(id, raw, { mailFrom, recipients }, {
+    user: user ? { name: user.name, domains: user.domains } : null,
+    clientIp: ip,
+    helo: session.hostNameAppearsAs || 'unknown',
+    protocol: session.transmissionType || 'ESMTP',
+    source: role,
+  }, config.hostname);
+
+  try {
+    await deps.store.accept(message);
+  } catch (err) {
+    log.error({ ...txLog, err: (err as Error).message }, 'smtp message not stored: replying with a temporary failure');
+    throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
+  }
+  deps.metrics.messagesReceived.inc({ listener: role });
+  deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
+  log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
+  return id;
+}
+
+/** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */
+function readStream(stream: SMTPServerDataStream, timeoutMs: number, onTimeout: () => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(smtpError(421, '4.4.2', 'DATA timeout'));
+    }, timeoutMs);
+    stream.on('data', (chunk: Buffer) => {
+      // Past the limit only count: smtp-server keeps reading until the final dot, so we can reply.
+      if (!stream.sizeExceeded) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+    });
+    stream.once('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks, size));
+    });
+    stream.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Tells a client why and hangs up; smtp-server has no public per-session close. */
+export function closeConnection(server: SMTPServer, sessionId: string, code: number, text: string): void {
+  const connections = (server as unknown as { connections: Set<ConnectionHandle> }).connections;
+  for (const connection of connections) {
+    if (connection.id !== sessionId) continue;
+    connection.send(code, text);
+    connection.close();
+  }
+}
+
+/** Connections with no mail transaction in progress (used to drain on shutdown). */
+export function idleConnections(server: SMTPServer): ConnectionHandle[] {
+  const connections = (server as unknown as { connections: Set<ConnectionHandle> }).connections;
+  return [...connections].filter((c) => !c.session?.envelope?.mailFrom);
+}
+
+export function connectionCount(server: SMTPServer): number {
+  return (server as unknown as { connections: Set<ConnectionHandle> }).connections.size;
+}

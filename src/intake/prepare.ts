@@ -1,0 +1,104 @@
+/**
+ * From the bytes a client sent after DATA to the message the store keeps.
+ *
+ * Receives: the raw message (dot-unstuffed by smtp-server), the envelope and who sent it.
+ * Promises: either an IncomingMessage whose body is valid CRLF with our Received header on top
+ * (and Date / Message-ID added when the client left them out, RFC 6409 §8.2–8.3), or an
+ * SmtpReplyError that says what is wrong. Control headers stay in the stored copy (the stored
+ * message is what the client sent); delivery strips them.
+ */
+import addressparser from 'nodemailer/lib/addressparser';
+import libmime from 'libmime';
+import { fieldValue, lineEndingProblem, readHeaderFields, type HeaderField } from '../mime/header-section.js';
+import { ControlHeaderError, readControlHeaders } from '../mime/control-headers.js';
+import type { IncomingMessage } from '../store/types.js';
+import { smtpError } from './reply.js';
+import { domainAllowed } from './users.js';
+
+export interface Submitter {
+  /** authenticated user name and allowed domains, or null for a trusted network */
+  user: { name: string; domains: string[] } | null;
+  clientIp: string;
+  helo: string;
+  protocol: string;
+  source: string;
+}
+
+export interface Envelope {
+  mailFrom: string;
+  recipients: string[];
+}
+
+export function prepareMessage(id: string, raw: Buffer, envelope: Envelope, submitter: Submitter, hostname: string, now = new Date()): IncomingMessage {
+  const problem = lineEndingProblem(raw);
+  if (problem) {
+    throw smtpError(550, '5.6.0', `Message refused: it contains ${problem}; SMTP requires CRLF line endings and no NUL bytes`);
+  }
+  const fields = readHeaderFields(raw);
+  const headerFrom = fromAddress(fields);
+  if (submitter.user && headerFrom) checkFromDomain(headerFrom, submitter.user);
+
+  let control;
+  try {
+    control = readControlHeaders(fields);
+  } catch (err) {
+    if (err instanceof ControlHeaderError) throw smtpError(550, '5.6.0', err.message);
+    throw err;
+  }
+
+  const messageIdHeader = fieldValue(fields, 'message-id');
+  const added = [receivedHeader(id, envelope, submitter, hostname, now)];
+  if (!fieldValue(fields, 'date')) added.push(`Date: ${rfc5322Date(now)}\r\n`);
+  if (!messageIdHeader) added.push(`Message-ID: <${id}@${hostname}>\r\n`);
+
+  return {
+    id,
+    mailFrom: envelope.mailFrom,
+    recipients: envelope.recipients,
+    body: Buffer.concat([Buffer.from(added.join(''), 'latin1'), raw]),
+    headerFrom,
+    subject: decodeSubject(fieldValue(fields, 'subject')),
+    messageIdHeader: messageIdHeader ?? `<${id}@${hostname}>`,
+    tag: control.tag,
+    sendAt: control.sendAt,
+    track: control.track,
+    meta: control.meta,
+    user: submitter.user?.name ?? null,
+    clientIp: submitter.clientIp,
+    source: submitter.source,
+  };
+}
+
+function fromAddress(fields: HeaderField[]): string | null {
+  const value = fieldValue(fields, 'from');
+  if (!value) return null;
+  const first = addressparser(value, { flatten: true })[0];
+  return first && 'address' in first && first.address ? first.address : null;
+}
+
+function checkFromDomain(address: string, user: { name: string; domains: string[] }): void {
+  const domain = address.split('@').pop() ?? '';
+  if (!domainAllowed(domain, user.domains)) {
+    throw smtpError(550, '5.7.1', `From: header domain ${domain || '(none)'} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`);
+  }
+}
+
+/** `Received:` per RFC 5321 §4.4, so the path of a message can be traced in its headers. */
+function receivedHeader(id: string, envelope: Envelope, s: Submitter, hostname: string, now: Date): string {
+  const helo = s.helo.replace(/[^\x21-\x7e]/g, '').slice(0, 100) || 'unknown';
+  const forPart = envelope.recipients.length === 1 ? `\r\n\tfor <${envelope.recipients[0]}>` : '';
+  return `Received: from ${helo} ([${s.clientIp}])\r\n\tby ${hostname} (Sokutatsu) with ${s.protocol}\r\n\tid ${id}${forPart};\r\n\t${rfc5322Date(now)}\r\n`;
+}
+
+function rfc5322Date(d: Date): string {
+  return d.toUTCString().replace('GMT', '+0000');
+}
+
+function decodeSubject(value: string | null): string | null {
+  if (!value) return null;
+  try {
+    return libmime.decodeWords(value).slice(0, 998);
+  } catch {
+    return value.slice(0, 998);
+  }
+}

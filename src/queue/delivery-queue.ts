@@ -1,0 +1,53 @@
+/**
+ * The delivery queue: one BullMQ job per recipient.
+ *
+ * Promises: jobs can be added inside the same MULTI/EXEC as the message they deliver (so a
+ * message is durable and queued together, or neither); stalled jobs are never parked in
+ * "failed" after crashes; unexpected processor errors are retried.
+ */
+import { Job, Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+
+export const DELIVERY_QUEUE = 'delivery';
+
+export interface DeliveryJob {
+  messageId: string;
+  rcpt: number;
+}
+
+/** Job ids are deterministic so that re-adding a job for the same recipient is a no-op. */
+export function deliveryJobId(messageId: string, rcpt: number): string {
+  return `${messageId}.${rcpt}`;
+}
+
+/**
+ * Safety net for errors our processor did not expect (it handles SMTP outcomes itself and
+ * reschedules with its own retry schedule); the processor also expires recipients past maxAge,
+ * so a high attempt count cannot keep mail forever.
+ */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 100_000,
+  backoff: { type: 'fixed', delay: 30_000 },
+  removeOnComplete: true,
+  removeOnFail: false,
+};
+
+export function createDeliveryQueue(connection: Redis, keys: Keys): Queue<DeliveryJob> {
+  return new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix: keys.queuePrefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+}
+
+/** The slice of a MULTI we need: BullMQ queues its script calls on it. */
+type Transaction = Parameters<Queue['backend']['addJobToTransaction']>[0];
+
+/**
+ * Queues the add of one delivery job on `multi` (nothing is sent until `exec`).
+ * Uses BullMQ's `addJobToTransaction`, which it keeps public for exactly this (flows batch inserts
+ * across queues onto one transaction); mirrors what `Queue.addBulk` does per job.
+ */
+export function addJobToTransaction(queue: Queue<DeliveryJob>, multi: Transaction, data: DeliveryJob, delayMs: number): void {
+  const jobId = deliveryJobId(data.messageId, data.rcpt);
+  const opts: JobsOptions = { ...DEFAULT_JOB_OPTIONS, jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) };
+  const job = new Job<DeliveryJob>(queue, 'deliver', data, opts, jobId);
+  void queue.backend.addJobToTransaction(multi, job.asJSON(), jobId);
+}

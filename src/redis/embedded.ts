@@ -1,0 +1,153 @@
+/**
+ * The embedded Redis: a redis-server child process with its data under `dataDir/redis`.
+ *
+ * Receives: the data directory.
+ * Promises: a running redis-server that persists every write before replying (appendonly yes,
+ * appendfsync always), reachable on a Unix socket; an instance left behind by a killed Sokutatsu
+ * is adopted rather than started twice; `stop()` shuts it down cleanly (AOF flushed).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export class RedisMissingError extends Error {
+  override name = 'RedisMissingError';
+}
+
+export interface EmbeddedRedis {
+  /** where clients connect: a unix socket path */
+  readonly socketPath: string;
+  /** pid of the redis-server process */
+  readonly pid: number;
+  /** true when it was already running (left by a killed Sokutatsu, or owned by a running one) */
+  readonly adopted: boolean;
+  stop(): Promise<void>;
+}
+
+/** Unix socket paths are limited to ~107 bytes by the kernel. */
+const MAX_SOCKET_PATH = 100;
+
+export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<EmbeddedRedis> {
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const socketPath = join(dir, 'redis.sock');
+  if (socketPath.length > MAX_SOCKET_PATH) {
+    throw new Error(`dataDir is too deep for a Unix socket (${socketPath.length} bytes): choose a shorter dataDir`);
+  }
+  const pidFile = join(dir, 'redis.pid');
+
+  const adopted = await adoptRunning(socketPath, pidFile);
+  if (adopted) {
+    log.info({ pid: adopted, socketPath }, 'embedded redis-server already running (left by a previous run): using it');
+    return handle(socketPath, adopted, undefined, true);
+  }
+
+  assertRedisInstalled();
+  const child = spawn(
+    'redis-server',
+    [
+      '--port', '0',
+      '--unixsocket', socketPath,
+      '--unixsocketperm', '700',
+      '--dir', dir,
+      '--pidfile', pidFile,
+      '--appendonly', 'yes',
+      '--appendfsync', 'always',
+      '--save', '',
+      '--daemonize', 'no',
+      '--loglevel', 'warning',
+    ],
+    // Own process group: a Ctrl-C in the terminal reaches Sokutatsu, which then shuts Redis down
+    // cleanly after the last delivery, instead of Redis dying first.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  child.stderr?.on('data', (chunk: Buffer) => log.warn({ redis: chunk.toString().trim() }, 'redis-server'));
+  await waitUntilReady(socketPath, child);
+  log.info({ pid: child.pid, socketPath }, 'embedded redis-server started (appendonly yes, appendfsync always)');
+  return handle(socketPath, child.pid!, child, false);
+}
+
+function assertRedisInstalled(): void {
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  if (probe.error) {
+    throw new RedisMissingError(
+      'redis-server was not found on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
+        'macOS: brew install redis) or set redis.url / SOKUTATSU_REDIS_URL to an existing Redis.',
+    );
+  }
+}
+
+async function adoptRunning(socketPath: string, pidFile: string): Promise<number | undefined> {
+  if (!existsSync(socketPath) || !existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || !isAlive(pid)) return undefined;
+  return (await ping(socketPath)) ? pid : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ping(socketPath: string): Promise<boolean> {
+  const client = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function waitUntilReady(socketPath: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? -1));
+  while (Date.now() < deadline) {
+    if (exited !== null) throw new Error(`redis-server exited with code ${exited} during start-up (see its messages above)`);
+    if (existsSync(socketPath) && (await ping(socketPath))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('redis-server did not become ready within 30 s');
+}
+
+function handle(socketPath: string, pid: number, child: ChildProcess | undefined, adopted: boolean): EmbeddedRedis {
+  return {
+    socketPath,
+    pid,
+    adopted,
+    async stop() {
+      const client = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        // SHUTDOWN flushes the AOF and exits; the connection closes under us, which is expected.
+        await client.call('SHUTDOWN').catch(() => undefined);
+      } catch {
+        if (isAlive(pid)) process.kill(pid, 'SIGTERM');
+      } finally {
+        client.disconnect();
+      }
+      await waitForExit(pid, child);
+    },
+  };
+}
+
+async function waitForExit(pid: number, child: ChildProcess | undefined): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child ? child.exitCode !== null || child.signalCode !== null : !isAlive(pid)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  process.kill(pid, 'SIGKILL');
+}

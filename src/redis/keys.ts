@@ -1,0 +1,38 @@
+/**
+ * Every Redis key name Sokutatsu uses, built in one place.
+ *
+ * All keys share one hash tag (`{namespace}`), so on Redis Cluster they live in one slot and a
+ * MULTI may span the message store and the BullMQ queue (whose prefix is the same tag).
+ */
+export interface Keys {
+  /** BullMQ prefix for our queues */
+  readonly queuePrefix: string;
+  /** message envelope and metadata (hash) */
+  message(id: string): string;
+  /** the message as received, with our Received header (string/bytes) */
+  body(id: string): string;
+  /** recipient index → JSON RecipientState (hash) */
+  recipients(id: string): string;
+  /** the message's timeline: JSON events, append-only (list) */
+  events(id: string): string;
+  /** SMTP/API users: name → JSON user record (hash) */
+  readonly users: string;
+  /** admin API tokens: sha256(token) → JSON {name, createdAt} (hash) */
+  readonly apiTokens: string;
+  /** failed AUTH attempts from one IP within the lockout window (counter with TTL) */
+  authFailures(ip: string): string;
+}
+
+export function createKeys(namespace: string): Keys {
+  const tag = `{${namespace}}`;
+  return {
+    queuePrefix: tag,
+    message: (id) => `${tag}:msg:${id}`,
+    body: (id) => `${tag}:body:${id}`,
+    recipients: (id) => `${tag}:rcpt:${id}`,
+    events: (id) => `${tag}:ev:${id}`,
+    users: `${tag}:users`,
+    apiTokens: `${tag}:tokens`,
+    authFailures: (ip) => `${tag}:authfail:${ip}`,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The message store: bodies, envelopes, per-recipient state and timelines in Redis.
+ *
+ * Receives: accepted messages from intake, outcomes from delivery.
+ * Promises: `accept` writes body, envelope, recipient states, the "queued" events and one
+ * delivery job per recipient in ONE MULTI/EXEC — when it resolves the message is durable and
+ * queued (with AOF fsync always). A recipient reaches a final state once; when the last one
+ * does, every key of the message expires after the retention period.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Keys } from '../redis/keys.js';
+import { addJobToTransaction, type DeliveryJob } from '../queue/delivery-queue.js';
+import { FINAL_STATUSES, type IncomingMessage, type MessageEvent, type RecipientState, type StoredMessage } from './types.js';
+import { RECORD_RECIPIENT_EVENT } from './scripts.js';
+
+export interface MessageStore {
+  accept(message: IncomingMessage): Promise<string>;
+  get(id: string): Promise<StoredMessage | null>;
+  body(id: string): Promise<Buffer | null>;
+  recipient(id: string, rcpt: number): Promise<RecipientState | null>;
+  recipients(id: string): Promise<RecipientState[]>;
+  events(id: string): Promise<MessageEvent[]>;
+  /** Records an attempt's outcome; returns false when the recipient was already final. */
+  record(id: string, state: RecipientState, event: MessageEvent): Promise<boolean>;
+}
+
+/** Sortable by time (base36 ms), unique by 64 random bits; safe in URLs and BullMQ job ids. */
+export function newMessageId(now = Date.now()): string {
+  return now.toString(36).padStart(9, '0') + randomBytes(8).toString('hex');
+}
+
+export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retentionSeconds: number): MessageStore {
+  redis.defineCommand('recordRecipientEvent', { numberOfKeys: 4, lua: RECORD_RECIPIENT_EVENT });
+
+  return {
+    async accept(message) {
+      const id = message.id;
+      const now = Date.now();
+      const client = await queue.backend.client;
+      // BullMQ wraps an ioredis client: its MULTI takes every ioredis command.
+      const multi = client.multi() as ReturnType<typeof client.multi> & ChainableCommander;
+      multi.hset(keys.message(id), envelopeFields(id, message, now));
+      multi.set(keys.body(id), message.body);
+      multi.hset(keys.recipients(id), initialStates(message.recipients, now));
+      multi.rpush(keys.events(id), ...message.recipients.map((address, rcpt) => JSON.stringify(queuedEvent(address, rcpt, now, message.sendAt))));
+      const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
+      message.recipients.forEach((_, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt }, delay));
+      const results = await multi.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+      return id;
+    },
+
+    async get(id) {
+      const fields = await redis.hgetall(keys.message(id));
+      return fields.id ? parseEnvelope(fields) : null;
+    },
+
+    async body(id) {
+      return redis.getBuffer(keys.body(id));
+    },
+
+    async recipient(id, rcpt) {
+      const raw = await redis.hget(keys.recipients(id), String(rcpt));
+      return raw ? (JSON.parse(raw) as RecipientState) : null;
+    },
+
+    async recipients(id) {
+      const all = await redis.hgetall(keys.recipients(id));
+      return Object.entries(all)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([, raw]) => JSON.parse(raw) as RecipientState);
+    },
+
+    async events(id) {
+      const raw = await redis.lrange(keys.events(id), 0, -1);
+      return raw.map((e) => JSON.parse(e) as MessageEvent);
+    },
+
+    async record(id, state, event) {
+      const final = FINAL_STATUSES.has(state.status) ? '1' : '0';
+      // ioredis adds defined commands at run time; the typed client does not know them.
+      const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>).recordRecipientEvent!;
+      const result = await run.call(
+        redis,
+        keys.message(id), keys.body(id), keys.recipients(id), keys.events(id),
+        String(event.rcpt), JSON.stringify(state), JSON.stringify(event), final, String(retentionSeconds),
+      );
+      return result === 1;
+    },
+  };
+}
+
+function envelopeFields(id: string, m: IncomingMessage, now: number): Record<string, string> {
+  return {
+    id,
+    mailFrom: m.mailFrom,
+    recipients: JSON.stringify(m.recipients),
+    headerFrom: m.headerFrom ?? '',
+    subject: m.subject ?? '',
+    messageIdHeader: m.messageIdHeader ?? '',
+    tag: m.tag ?? '',
+    sendAt: m.sendAt ? String(m.sendAt) : '',
+    track: m.track ?? '',
+    meta: JSON.stringify(m.meta),
+    user: m.user ?? '',
+    clientIp: m.clientIp,
+    source: m.source,
+    size: String(m.body.length),
+    createdAt: String(now),
+    pending: String(m.recipients.length),
+  };
+}
+
+function parseEnvelope(f: Record<string, string>): StoredMessage {
+  const orNull = (v: string | undefined) => (v ? v : null);
+  return {
+    id: f.id!,
+    mailFrom: f.mailFrom ?? '',
+    recipients: JSON.parse(f.recipients ?? '[]') as string[],
+    headerFrom: orNull(f.headerFrom),
+    subject: orNull(f.subject),
+    messageIdHeader: orNull(f.messageIdHeader),
+    tag: orNull(f.tag),
+    sendAt: f.sendAt ? Number(f.sendAt) : null,
+    track: orNull(f.track),
+    meta: JSON.parse(f.meta ?? '{}') as Record<string, string>,
+    user: orNull(f.user),
+    clientIp: f.clientIp ?? '',
+    source: f.source ?? '',
+    size: Number(f.size ?? 0),
+    createdAt: Number(f.createdAt ?? 0),
+  };
+}
+
+function initialStates(recipients: string[], now: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  recipients.forEach((address, i) => {
+    const state: RecipientState = { address, status: 'queued', reason: null, hard: null, attempts: 0, updatedAt: now };
+    out[String(i)] = JSON.stringify(state);
+  });
+  return out;
+}
+
+function queuedEvent(address: string, rcpt: number, now: number, sendAt: number | null): MessageEvent {
+  const event: MessageEvent = { type: 'queued', at: new Date(now).toISOString(), rcpt, address };
+  if (sendAt && sendAt > now) event.detail = `scheduled for ${new Date(sendAt).toISOString()}`;
+  return event;
+}
