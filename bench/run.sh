@@ -104,6 +104,8 @@ PF="$HARNESS/postfix-bench.sh"
 PF_UP=0        # we started the Postfix plain instance and have not stopped it yet
 SOK_PID=""     # the Sokutatsu node process while it runs
 SOK_TREE=()    # "pid:starttime" of its descendants (redis-server), to stop any it leaves behind
+RB_PID=""      # relay-bench.sh while it runs, and the tail that shows its output
+TAIL_PID=""
 
 # ------------------------------------------------------------------------------ processes
 # "pid:starttime" of every live descendant of $1 (the start time tells a reused PID apart).
@@ -174,6 +176,23 @@ stop_sokutatsu() { # SIGTERM, wait up to STOP_TIMEOUT s, then SIGKILL; reap; sto
   SOK_TREE=()
 }
 
+stop_relay_bench() { # relay-bench stops its sink and load generator on SIGTERM (within ~15 s)
+  local i
+  [[ -n $RB_PID ]] || return 0
+  if running "$RB_PID"; then
+    kill -TERM "$RB_PID" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do running "$RB_PID" || break; sleep 0.1; done
+  fi
+  if running "$RB_PID"; then
+    warn "relay-bench (pid $RB_PID) did not stop; its sink may still listen on :$SINK_PORT"
+    kill -TERM "$TAIL_PID" 2>/dev/null || true
+  else
+    wait "$RB_PID" 2>/dev/null || true
+  fi
+  wait "$TAIL_PID" 2>/dev/null || true   # tail ends by itself once relay-bench is gone
+  RB_PID=""; TAIL_PID=""
+}
+
 stop_postfix() {
   ((PF_UP)) || return 0
   say "purging and stopping Postfix plain"
@@ -187,6 +206,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   ((rc == 130 || rc == 143)) && warn "interrupted: stopping what this script started"
+  stop_relay_bench
   stop_sokutatsu
   stop_postfix
   if ((KEEP)); then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -211,13 +231,19 @@ size_tag() { if (($1 % 1024 == 0)); then echo "$(($1 / 1024))k"; else echo "${1}
 FAILED=0
 
 relay_bench() { # relay_bench LABEL SIZE TARGET_PORT RELAY_PIDS
-  local out="$WORK/relay-bench.out" rc
-  set +e
+  # In the background, so that a signal to this script is handled at once (a foreground
+  # child would delay the trap until it ends); cleanup() then stops it with SIGTERM, and
+  # relay-bench stops its sink and smtp-source. tail shows its output as it comes.
+  local out="$WORK/relay-bench.out" rc=0
   "$HARNESS/relay-bench.sh" -n "$MESSAGES" -s "$2" -c "$SESSIONS" --relay-pid "$4" \
-    --label "$1" --csv "$CSV" "${EXTRA[@]}" "127.0.0.1:$3" "$SINK_PORT" 2>&1 \
-    | (trap '' INT TERM; exec tee "$out")   # outlives Ctrl-C: relay-bench's cleanup still prints
-  rc=${PIPESTATUS[0]}
-  set -e
+    --label "$1" --csv "$CSV" "${EXTRA[@]}" "127.0.0.1:$3" "$SINK_PORT" >"$out" 2>&1 &
+  RB_PID=$!
+  tail -n +1 -s 0.2 -f --pid="$RB_PID" "$out" &
+  TAIL_PID=$!
+  wait "$RB_PID" || rc=$?
+  RB_PID=""
+  wait "$TAIL_PID" || true
+  TAIL_PID=""
   grep '^RESULT ' "$out" >>"$RESULTS" || true
   if ((rc != 0)); then FAILED=$((FAILED + 1)); warn "run $1 failed (relay-bench exit $rc)"; fi
   return 0

@@ -1,0 +1,113 @@
+/**
+ * The path intake → store → delivery against a real sink: delivered, retried on 4xx,
+ * bounced on 5xx, expired when the destination never answers; the API shows each step.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import type { App } from '../src/app.js';
+import { apiGet, eventually, startTestApp } from './support/app.js';
+import { startSink, type Sink } from './support/sink.js';
+import { freePort } from './support/global-setup.js';
+
+let app: App | undefined;
+let sink: Sink | undefined;
+
+afterEach(async () => {
+  await app?.stop();
+  await sink?.close();
+  app = undefined;
+  sink = undefined;
+});
+
+function relay(port: number) {
+  return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+}
+
+async function send(app: App, to: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const info = await relay(app.ports.submission!).sendMail({ from: 'crm@shop.example', to, subject: 'Order 42', text: 'Thanks for your order.', ...extra });
+  const id = /queued as (\S+)/.exec(info.response)?.[1];
+  expect(id, info.response).toBeTruthy();
+  return id!;
+}
+
+async function recipientStatus(app: App, id: string, status: string) {
+  return eventually(async () => {
+    const { body } = await apiGet(app, `/api/v1/messages/${id}`);
+    return body?.recipients?.[0]?.status === status ? body.recipients[0] : null;
+  }, 20_000, `recipient status ${status}`);
+}
+
+const trusted = (sinkPort: number, extra: Record<string, unknown> = {}) => ({
+  smtp: { trustedNetworks: ['127.0.0.1/32'] },
+  delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sinkPort, tls: 'none' }], ...extra },
+});
+
+describe('delivery', () => {
+  it('delivers a message with headers and body intact, plus Received, minus control headers', async () => {
+    sink = await startSink();
+    app = await startTestApp(trusted(sink.port));
+    const id = await send(app, 'alice@dest.example', { headers: { 'X-Sokutatsu-Tag': 'welcome', 'X-Sokutatsu-Meta-Customer': '77', 'X-Custom': 'kept' } });
+    const [received] = await sink.waitFor(1);
+    expect(received!.to).toEqual(['alice@dest.example']);
+    expect(received!.text).toMatch(/^Received: from [^\r\n]*\r\n\tby mta\.test\.example \(Sokutatsu\) with ESMTP/);
+    expect(received!.text).toContain('Subject: Order 42');
+    expect(received!.text).toContain('X-Custom: kept');
+    expect(received!.text).toContain('Thanks for your order.');
+    expect(received!.text).not.toMatch(/X-Sokutatsu-/i);
+    const rcpt = await recipientStatus(app, id, 'delivered');
+    expect(rcpt.attempts).toBe(1);
+    const { body } = await apiGet(app, `/api/v1/messages/${id}`);
+    expect(body.tag).toBe('welcome');
+    expect(body.metadata).toEqual({ customer: '77' });
+    expect(rcpt.events.map((e: { type: string }) => e.type)).toEqual(['queued', 'delivered']);
+  });
+
+  it('retries 451 twice, then delivers on the third attempt with all three in the events', async () => {
+    sink = await startSink({ onRcpt: (_a, seen) => (seen <= 2 ? { code: 451, message: '4.7.1 Greylisted, try again' } : undefined) });
+    app = await startTestApp(trusted(sink.port));
+    const id = await send(app, 'bob@dest.example');
+    const rcpt = await recipientStatus(app, id, 'delivered');
+    expect(rcpt.attempts).toBe(3);
+    const types = rcpt.events.map((e: { type: string }) => e.type);
+    expect(types).toEqual(['queued', 'deferred', 'deferred', 'delivered']);
+    expect(rcpt.events[1].reply).toContain('451');
+    expect(rcpt.events[1].enhancedCode).toBe('4.7.1');
+    expect(sink.messages).toHaveLength(1);
+  });
+
+  it('bounces at once on 550 at RCPT, keeping the reply and enhanced code', async () => {
+    sink = await startSink({ onRcpt: () => ({ code: 550, message: '5.1.1 No such user here' }) });
+    app = await startTestApp(trusted(sink.port));
+    const id = await send(app, 'nobody@dest.example');
+    const rcpt = await recipientStatus(app, id, 'bounced');
+    expect(rcpt.attempts).toBe(1);
+    expect(rcpt.reason).toContain('5.1.1 No such user here');
+    expect(rcpt.hard).toBe(true);
+    expect(rcpt.events.at(-1)).toMatchObject({ type: 'bounced', code: 550, enhancedCode: '5.1.1' });
+  });
+
+  it('defers while the host is unreachable, then expires after maxAge', async () => {
+    const deadPort = await freePort();
+    app = await startTestApp(trusted(deadPort, { retry: { firstDelaySeconds: 1, maxDelaySeconds: 1, maxAgeSeconds: 3 } }));
+    const id = await send(app, 'carol@dest.example');
+    const rcpt = await recipientStatus(app, id, 'expired');
+    expect(rcpt.attempts).toBeGreaterThanOrEqual(2);
+    const types = rcpt.events.map((e: { type: string }) => e.type);
+    expect(types[0]).toBe('queued');
+    expect(types).toContain('deferred');
+    expect(types.at(-1)).toBe('expired');
+    expect(rcpt.reason).toMatch(/gave up after \d+ attempts.*ECONNREFUSED|gave up after \d+ attempts.*refused/i);
+  });
+
+  it('holds a message with X-Sokutatsu-Send-At until its time', async () => {
+    sink = await startSink();
+    app = await startTestApp(trusted(sink.port));
+    const sendAt = new Date(Date.now() + 2500).toISOString();
+    const id = await send(app, 'dave@dest.example', { headers: { 'X-Sokutatsu-Send-At': sendAt } });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sink.messages).toHaveLength(0);
+    await sink.waitFor(1, 10_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(sendAt));
+    await recipientStatus(app, id, 'delivered');
+  });
+});
