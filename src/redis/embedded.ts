@@ -40,7 +40,7 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
 
   const adopted = await adoptRunning(socketPath, pidFile);
   if (adopted) {
-    log.info({ pid: adopted, socketPath }, 'embedded redis-server already running (left by a previous run): using it');
+    log.info({ redisPid: adopted, socketPath }, 'embedded redis-server already running (left by a previous run): using it');
     return handle(socketPath, adopted, undefined, true);
   }
 
@@ -65,7 +65,7 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
   );
   child.stderr?.on('data', (chunk: Buffer) => log.warn({ redis: chunk.toString().trim() }, 'redis-server'));
   await waitUntilReady(socketPath, child);
-  log.info({ pid: child.pid, socketPath }, 'embedded redis-server started (appendonly yes, appendfsync always)');
+  log.info({ redisPid: child.pid, socketPath }, 'embedded redis-server started (appendonly yes, appendfsync always)');
   return handle(socketPath, child.pid!, child, false);
 }
 
