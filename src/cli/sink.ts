@@ -37,7 +37,7 @@ export function registerSink(program: Command): void {
         },
       });
       await new Promise<void>((resolve, reject) => {
-        server.server.once('error', (err: NodeJS.ErrnoException) =>
+        server.once('error', (err: NodeJS.ErrnoException) =>
           reject(new Error(err.code === 'EADDRINUSE' ? `port ${opts.port} is in use (another sink or MTA?); pick another with --port` : err.message)));
         server.listen(Number(opts.port), opts.host, () => resolve());
       });
