@@ -82,7 +82,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const workerConnection = createRedis(target, log, 'worker');
   const metrics = createMetrics();
   const queue = createDeliveryQueue(queueConnection, keys);
-  const store = createMessageStore(redis, queue, keys, config.store.retentionSeconds);
+  const store = createMessageStore(redis, queue, keys, config.store);
   const users = createUserStore(redis, keys);
   const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
   const tokens = createTokenStore(redis, keys, config.admin.token);

@@ -137,10 +137,12 @@ export const configSchema = z.strictObject({
   delivery: delivery.default(delivery.parse({})),
   store: z
     .strictObject({
-      /** seconds a message is kept after every recipient reached a final state */
+      /** seconds a message's envelope, recipient states and events are kept after every recipient is final */
       retentionSeconds: z.number().int().min(0).default(604_800),
+      /** seconds the message body is kept after every recipient is final (bodies dominate memory) */
+      bodyRetentionSeconds: z.number().int().min(0).default(3600),
     })
-    .default({ retentionSeconds: 604_800 }),
+    .default({ retentionSeconds: 604_800, bodyRetentionSeconds: 3600 }),
   webhooks: z
     .strictObject({ allowPrivateTargets: z.boolean().default(false) })
     .default({ allowPrivateTargets: false }),

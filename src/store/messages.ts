@@ -31,7 +31,12 @@ export function newMessageId(now = Date.now()): string {
   return now.toString(36).padStart(9, '0') + randomBytes(8).toString('hex');
 }
 
-export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retentionSeconds: number): MessageStore {
+export interface Retention {
+  retentionSeconds: number;
+  bodyRetentionSeconds: number;
+}
+
+export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retention: Retention): MessageStore {
   redis.defineCommand('recordRecipientEvent', { numberOfKeys: 4, lua: RECORD_RECIPIENT_EVENT });
 
   return {
@@ -86,7 +91,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const result = await run.call(
         redis,
         keys.message(id), keys.body(id), keys.recipients(id), keys.events(id),
-        String(event.rcpt), JSON.stringify(state), JSON.stringify(event), final, String(retentionSeconds),
+        String(event.rcpt), JSON.stringify(state), JSON.stringify(event), final, String(retention.retentionSeconds), String(retention.bodyRetentionSeconds),
       );
       return result === 1;
     },

@@ -8,7 +8,7 @@
  *
  * KEYS[1] message hash, KEYS[2] body, KEYS[3] recipients hash, KEYS[4] events list
  * ARGV[1] recipient index, ARGV[2] state JSON, ARGV[3] event JSON,
- * ARGV[4] "1" when the new state is final, ARGV[5] retention seconds
+ * ARGV[4] "1" when the new state is final, ARGV[5] retention seconds, ARGV[6] body retention seconds
  * Returns 1 when recorded, 0 when the recipient was already final (or unknown).
  */
 export const RECORD_RECIPIENT_EVENT = `
@@ -21,8 +21,8 @@ redis.call('RPUSH', KEYS[4], ARGV[3])
 if ARGV[4] == '1' then
   local pending = redis.call('HINCRBY', KEYS[1], 'pending', -1)
   if pending <= 0 then
-    local ttl = tonumber(ARGV[5])
     for i = 1, 4 do
+      local ttl = tonumber(i == 2 and ARGV[6] or ARGV[5])
       if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) else redis.call('DEL', KEYS[i]) end
     end
   end
