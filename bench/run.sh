@@ -152,6 +152,8 @@ stop_sokutatsu() { # SIGTERM, wait up to STOP_TIMEOUT s, then SIGKILL; reap; sto
       remember_tree
       kill -KILL "$pid" 2>/dev/null || true
     fi
+  else
+    say "Sokutatsu (pid $pid) has already exited"
   fi
   wait "$pid" 2>/dev/null || true
   SOK_PID=""
@@ -310,7 +312,7 @@ start_sokutatsu() { # start_sokutatsu LABEL RUN: background, fresh dataDir, wait
       tail -n 30 "$slog" >&2
       die "Sokutatsu exited during start-up (exit $rc); log: $slog"
     fi
-    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$SOK_HTTP_PORT/healthz" 2>/dev/null \
+    if curl -fsS --noproxy "*" -o /dev/null --max-time 2 "http://127.0.0.1:$SOK_HTTP_PORT/healthz" 2>/dev/null \
         && smtp_banner_ok "$SOK_SMTP_PORT"; then
       ready=1; break
     fi
