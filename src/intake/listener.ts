@@ -49,8 +49,11 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
   const trusted = networkList(config.smtp.trustedNetworks);
   const counted = new Set<string>();
 
-  const reject = (err: SmtpReplyError): SmtpReplyError => {
+  // Every refusal is counted and logged with the session, so an operator can answer "why was my mail refused?".
+  const reject = (err: SmtpReplyError, session: SMTPServerSession): SmtpReplyError => {
     deps.metrics.smtpRejections.inc({ listener: role, code: String(err.responseCode) });
+    const user = (session.user as User | undefined)?.name;
+    log.info({ listener: role, session: session.id, ip: normalizeIp(session.remoteAddress), user, from: session.envelope?.mailFrom ? session.envelope.mailFrom.address : undefined, reply: `${err.responseCode} ${err.message}` }, 'smtp refused');
     return err;
   };
 
@@ -77,10 +80,10 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
       const open = (deps.connectionsPerIp.get(ip) ?? 0) + 1;
       deps.connectionsPerIp.set(ip, open);
       counted.add(session.id);
-      if (deps.isDraining()) return callback(reject(smtpError(421, '4.3.2', `${config.hostname} is shutting down; try again shortly`)));
+      if (deps.isDraining()) return callback(reject(smtpError(421, '4.3.2', `${config.hostname} is shutting down; try again shortly`), session));
       if (open > limits.maxConnectionsPerIp) {
         log.warn({ session: session.id, ip, open }, 'smtp connection refused: too many connections from this address');
-        return callback(reject(smtpError(421, '4.7.0', `Too many connections from ${ip} (limit ${limits.maxConnectionsPerIp}); try again later`)));
+        return callback(reject(smtpError(421, '4.7.0', `Too many connections from ${ip} (limit ${limits.maxConnectionsPerIp}); try again later`), session));
       }
       callback();
     },
@@ -103,11 +106,11 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
             return callback(null, { user: result.user });
           }
           if (result.disconnect) setImmediate(() => closeConnection(server, session.id, 421, '4.7.0 Too many failed authentication attempts; closing connection'));
-          callback(reject(result.error as SmtpReplyError));
+          callback(reject(result.error as SmtpReplyError, session));
         })
         .catch((err: Error) => {
           log.error({ session: session.id, err: err.message }, 'smtp auth error');
-          callback(reject(smtpError(454, '4.7.0', 'Temporary authentication failure; try again later')));
+          callback(reject(smtpError(454, '4.7.0', 'Temporary authentication failure; try again later'), session));
         });
     },
 
@@ -115,21 +118,21 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
       if (role === 'inbound') return callback();
       const user = session.user as User | undefined;
       if (!user && !trusted.contains(session.remoteAddress)) {
-        return callback(reject(smtpError(530, '5.7.0', 'Authentication required: log in with AUTH (after STARTTLS) before sending')));
+        return callback(reject(smtpError(530, '5.7.0', 'Authentication required: log in with AUTH (after STARTTLS) before sending'), session));
       }
       const domain = address.address.split('@').pop() ?? '';
       if (user && address.address && !domainAllowed(domain, user.domains)) {
-        return callback(reject(smtpError(550, '5.7.1', `Sender domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`)));
+        return callback(reject(smtpError(550, '5.7.1', `Sender domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`), session));
       }
       callback();
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (role === 'inbound') {
-        return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`)));
+        return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`), session));
       }
       if (session.envelope.rcptTo.length >= limits.maxRecipients) {
-        return callback(reject(smtpError(452, '4.5.3', `Too many recipients: at most ${limits.maxRecipients} per message; send the rest in another message`)));
+        return callback(reject(smtpError(452, '4.5.3', `Too many recipients: at most ${limits.maxRecipients} per message; send the rest in another message`), session));
       }
       callback();
     },
@@ -138,9 +141,9 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
       receiveData(role, stream, session, deps, server)
         .then((id) => callback(null, `2.0.0 Ok: queued as ${id}`))
         .catch((err: Error) => {
-          if ('responseCode' in err) return callback(reject(err as SmtpReplyError));
+          if ('responseCode' in err) return callback(reject(err as SmtpReplyError, session));
           deps.log.error({ session: session.id, err: err.message }, 'smtp DATA failed unexpectedly');
-          callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again')));
+          callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again'), session));
         });
     },
   });
