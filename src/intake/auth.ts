@@ -55,7 +55,7 @@ export function createAuthGuard(users: UserStore, redis: Redis, keys: Keys, limi
         return {
           ok: false,
           disconnect: true,
-          error: smtpError(454, '4.7.0', `Too many failed logins from ${ip}; try again in ${Math.ceil(limits.authLockoutSeconds / 60)} minutes`),
+          error: smtpError(454, '4.7.0', `Too many failed logins from ${ip}; try again in ${minutes(limits.authLockoutSeconds)}`),
         };
       }
       const user = await users.verify(attempt.username, attempt.password);
@@ -67,4 +67,9 @@ export function createAuthGuard(users: UserStore, redis: Redis, keys: Keys, limi
       failuresByConnection.delete(sessionId);
     },
   };
+}
+
+function minutes(seconds: number): string {
+  const m = Math.ceil(seconds / 60);
+  return m === 1 ? '1 minute' : `${m} minutes`;
 }

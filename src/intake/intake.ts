@@ -7,7 +7,8 @@
 import type { SMTPServer } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { connectionCount, createListener, idleConnections, type ListenerDeps, type ListenerRole } from './listener.js';
+import { createListener, type ListenerDeps, type ListenerRole } from './listener.js';
+import { connectionCount, idleConnections } from './connections.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface Intake {

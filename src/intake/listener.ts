@@ -20,6 +20,7 @@ import { domainAllowed } from './users.js';
 import { networkList, normalizeIp } from './networks.js';
 import { prepareMessage } from './prepare.js';
 import { smtpError, type SmtpReplyError } from './reply.js';
+import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connections.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -33,14 +34,6 @@ export interface ListenerDeps {
   /** shared by all listeners: open connections per client IP */
   connectionsPerIp: Map<string, number>;
   isDraining: () => boolean;
-}
-
-/** What smtp-server keeps per connection that we need to reach: its socket-level controls. */
-interface ConnectionHandle {
-  id: string;
-  session: SMTPServerSession;
-  send(code: number, text: string): void;
-  close(): void;
 }
 
 export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServer {
@@ -70,12 +63,16 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
     allowInsecureAuth: true,
     disabledCommands: role === 'inbound' ? ['AUTH'] : [],
     disableReverseLookup: true,
+    // Advertised and used; our own replies carry their exact codes (see keepOwnEnhancedCodes).
+    hideENHANCEDSTATUSCODES: false,
     maxClients: limits.maxConnections,
     socketTimeout: limits.socketTimeoutSeconds * 1000,
     closeTimeout: config.shutdown.graceSeconds * 1000,
     logger: false,
 
     onConnect(session, callback) {
+      const connection = findConnection(server, session.id);
+      if (connection) keepOwnEnhancedCodes(connection);
       const ip = normalizeIp(session.remoteAddress);
       const open = (deps.connectionsPerIp.get(ip) ?? 0) + 1;
       deps.connectionsPerIp.set(ip, open);
@@ -216,24 +213,4 @@ function readStream(stream: SMTPServerDataStream, timeoutMs: number, onTimeout: 
       reject(err);
     });
   });
-}
-
-/** Tells a client why and hangs up; smtp-server has no public per-session close. */
-export function closeConnection(server: SMTPServer, sessionId: string, code: number, text: string): void {
-  const connections = (server as unknown as { connections: Set<ConnectionHandle> }).connections;
-  for (const connection of connections) {
-    if (connection.id !== sessionId) continue;
-    connection.send(code, text);
-    connection.close();
-  }
-}
-
-/** Connections with no mail transaction in progress (used to drain on shutdown). */
-export function idleConnections(server: SMTPServer): ConnectionHandle[] {
-  const connections = (server as unknown as { connections: Set<ConnectionHandle> }).connections;
-  return [...connections].filter((c) => !c.session?.envelope?.mailFrom);
-}
-
-export function connectionCount(server: SMTPServer): number {
-  return (server as unknown as { connections: Set<ConnectionHandle> }).connections.size;
 }

@@ -35,8 +35,9 @@ export function prepareMessage(id: string, raw: Buffer, envelope: Envelope, subm
     throw smtpError(550, '5.6.0', `Message refused: it contains ${problem}; SMTP requires CRLF line endings and no NUL bytes`);
   }
   const fields = readHeaderFields(raw);
-  const headerFrom = fromAddress(fields);
-  if (submitter.user && headerFrom) checkFromDomain(headerFrom, submitter.user);
+  const fromMailboxes = authorMailboxes(fields);
+  if (submitter.user) fromMailboxes.forEach((address) => checkFromDomain(address, submitter.user!));
+  const headerFrom = fromMailboxes[0] ?? null;
 
   let control;
   try {
@@ -69,15 +70,29 @@ export function prepareMessage(id: string, raw: Buffer, envelope: Envelope, subm
   };
 }
 
-function fromAddress(fields: HeaderField[]): string | null {
-  const value = fieldValue(fields, 'from');
-  if (!value) return null;
-  const first = addressparser(value, { flatten: true })[0];
-  return first && 'address' in first && first.address ? first.address : null;
+/**
+ * Every mailbox of the From: field. RFC 5322 allows one From: field (with one or more
+ * mailboxes); a second field is refused, since checking only one of them would let a user put
+ * any author beside an allowed one.
+ */
+function authorMailboxes(fields: HeaderField[]): string[] {
+  const from = fields.filter((f) => f.name === 'from');
+  if (from.length > 1) throw smtpError(550, '5.6.0', `Message has ${from.length} From: header fields; exactly one is allowed (RFC 5322 §3.6)`);
+  if (from.length === 0) return [];
+  const value = from[0]!.value;
+  const mailboxes = addressparser(value, { flatten: true }).map((a) => ('address' in a && a.address ? a.address : ''));
+  // "<a@ok.example> <b@other.example>" parses as one mailbox named "b@other.example"; a reader
+  // may see the other one, so more <addr> parts than mailboxes is refused as malformed.
+  const angled = value.match(/<[^<>]*>/g)?.length ?? 0;
+  if (angled > mailboxes.length) throw smtpError(550, '5.6.0', 'From: header is malformed: it has more <address> parts than mailboxes; separate mailboxes with commas');
+  return mailboxes;
 }
 
+const MAILBOX = /^[^@\s]+@[^@\s]+$/;
+
 function checkFromDomain(address: string, user: { name: string; domains: string[] }): void {
-  const domain = address.split('@').pop() ?? '';
+  if (!MAILBOX.test(address)) throw smtpError(550, '5.1.7', `From: header address "${address.slice(0, 100)}" is not a valid mailbox (local-part@domain)`);
+  const domain = address.slice(address.lastIndexOf('@') + 1);
   if (!domainAllowed(domain, user.domains)) {
     throw smtpError(550, '5.7.1', `From: header domain ${domain || '(none)'} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`);
   }
