@@ -40,13 +40,11 @@ export interface MessageEvent {
   tls?: string;
 }
 
-/** What intake hands to the store. */
-export interface IncomingMessage {
-  /** chosen by intake (it appears in the Received header and the 250 reply) */
+/** What is known about a message besides its bytes: envelope, headers we index, control values. */
+export interface MessageFacts {
   id: string;
   mailFrom: string;
   recipients: string[];
-  body: Buffer;
   headerFrom: string | null;
   subject: string | null;
   messageIdHeader: string | null;
@@ -62,21 +60,13 @@ export interface IncomingMessage {
   source: string;
 }
 
-/** What the store keeps about a message (besides body and recipients). */
-export interface StoredMessage {
-  id: string;
-  mailFrom: string;
-  recipients: string[];
-  headerFrom: string | null;
-  subject: string | null;
-  messageIdHeader: string | null;
-  tag: string | null;
-  sendAt: number | null;
-  track: string | null;
-  meta: Record<string, string>;
-  user: string | null;
-  clientIp: string;
-  source: string;
+/** What intake hands to the store; `id` is chosen by intake (it is in Received and the 250 reply). */
+export interface IncomingMessage extends MessageFacts {
+  body: Buffer;
+}
+
+/** What the store keeps about a message (its body and recipient states are kept apart). */
+export interface StoredMessage extends MessageFacts {
   size: number;
   createdAt: number;
 }
