@@ -25,6 +25,7 @@ import { systemResolver, type Resolver } from './delivery/routes.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
 import { createMetrics } from './metrics.js';
+import { claimDataDir } from './datadir.js';
 
 export interface AppOptions {
   config: Config;
@@ -63,16 +64,21 @@ export async function openRedis(config: Config, log: Logger): Promise<{ target: 
 
 export async function startApp(options: AppOptions): Promise<App> {
   const log = options.log ?? createLogger(options.config);
-  const { target, embedded } = await openRedis(options.config, log);
+  const claim = claimDataDir(options.config.dataDir);
+  let embedded: EmbeddedRedis | null = null;
   try {
-    return await startRoles(options, log, target, embedded);
+    const opened = await openRedis(options.config, log);
+    embedded = opened.embedded;
+    return await startRoles(options, log, opened.target, embedded, claim);
   } catch (err) {
+    // We own dataDir, so an embedded Redis here is ours (started now, or left by a killed run).
     if (embedded) await embedded.stop();
+    claim.release();
     throw err;
   }
 }
 
-async function startRoles(options: AppOptions, log: Logger, target: RedisTarget, embedded: EmbeddedRedis | null): Promise<App> {
+async function startRoles(options: AppOptions, log: Logger, target: RedisTarget, embedded: EmbeddedRedis | null, claim: { release(): void }): Promise<App> {
   const { config } = options;
   log.info({ redis: describeTarget(target) }, 'using redis');
 
@@ -114,8 +120,9 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
         if (http) await new Promise<void>((r) => http!.close(() => r()));
         await queue.close();
         for (const c of [redis, queueConnection, workerConnection]) await c.quit().catch(() => c.disconnect());
-        // Adopted or not, the embedded server is this process's to stop.
+        // Adopted or not, the embedded server is this process's to stop: it owns dataDir.
         if (embedded) await embedded.stop();
+        claim.release();
         log.info('stopped');
       })();
       return stopping;

@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/load.js';
 import { RedisMissingError } from './redis/embedded.js';
+import { DataDirBusyError } from './datadir.js';
 import { registerStart } from './cli/start.js';
 import { registerUser } from './cli/user.js';
 import { registerToken } from './cli/token.js';
@@ -33,7 +34,7 @@ try {
   if (err instanceof CommanderError) {
     process.exit(err.exitCode === 0 ? 0 : 2);
   }
-  const known = err instanceof ConfigError || err instanceof RedisMissingError || (err as Error).name === 'UsageError';
+  const known = err instanceof ConfigError || err instanceof RedisMissingError || err instanceof DataDirBusyError || (err as Error).name === 'UsageError';
   process.stderr.write(`sokutatsu: ${(err as Error).message}\n`);
   if (!known && process.env.SOKUTATSU_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
   process.exit((err as Error).name === 'UsageError' ? 2 : 1);

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openRedis } from '../app.js';
+import { dataDirOwner } from '../datadir.js';
 import { createRedis } from '../redis/connection.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 
@@ -38,7 +39,8 @@ export async function withRedis<T>(command: Command, work: (ctx: RedisContext) =
     return await work({ config, redis, keys: createKeys(config.redis.namespace) });
   } finally {
     await redis.quit().catch(() => redis.disconnect());
-    if (embedded && !embedded.adopted) await embedded.stop();
+    // A `sokutatsu start` may have adopted the Redis this command started: then it is not ours.
+    if (embedded && !embedded.adopted && !dataDirOwner(config.dataDir)) await embedded.stop();
   }
 }
 
