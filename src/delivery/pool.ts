@@ -8,6 +8,7 @@
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
+import { useFastDataEncoding } from './dot-stuffing.js';
 
 export interface PoolOptions {
   hostname: string;
@@ -150,6 +151,7 @@ export class ConnectionPool {
     });
     // Errors after connect surface through send() callbacks; without a listener they would crash.
     connection.on('error', () => undefined);
+    useFastDataEncoding(connection);
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       connection.once('error', onError);
