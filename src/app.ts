@@ -83,7 +83,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   log.info({ redis: describeTarget(target) }, 'using redis');
 
   const keys = createKeys(config.redis.namespace);
-  const redis = createRedis(target, log, 'main');
+  const redis = createRedis(target, log, 'main', false);
   const queueConnection = createRedis(target, log, 'queue');
   const workerConnection = createRedis(target, log, 'worker');
   const metrics = createMetrics();

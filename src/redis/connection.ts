@@ -36,8 +36,13 @@ export function redisOptions(target: RedisTarget): RedisOptions {
   };
 }
 
-export function createRedis(target: RedisTarget, log: Logger, name: string): Redis {
-  const client = new Redis(redisOptions(target));
+/**
+ * `autoPipelining` sends the commands issued in one tick in one write: many deliveries reading
+ * and recording at once then cost one syscall per batch, not per command. Not for BullMQ's own
+ * connections (its blocking commands must not wait behind others).
+ */
+export function createRedis(target: RedisTarget, log: Logger, name: string, autoPipelining = false): Redis {
+  const client = new Redis({ ...redisOptions(target), enableAutoPipelining: autoPipelining });
   let lastError = '';
   client.on('error', (err: Error) => {
     // One line per distinct error: a Redis restart would otherwise log every retry.

@@ -14,6 +14,7 @@ import type { Keys } from '../redis/keys.js';
 import { addJobToTransaction, type DeliveryJob } from '../queue/delivery-queue.js';
 import { FINAL_STATUSES, type IncomingMessage, type MessageEvent, type RecipientState, type StoredMessage } from './types.js';
 import { RECORD_RECIPIENT_EVENT } from './scripts.js';
+import { BodyCache } from './body-cache.js';
 
 export interface MessageStore {
   accept(message: IncomingMessage): Promise<string>;
@@ -36,8 +37,12 @@ export interface Retention {
   bodyRetentionSeconds: number;
 }
 
+/** Bytes of recently accepted bodies kept in memory for local delivery (see body-cache.ts). */
+const BODY_CACHE_BYTES = 64 * 1024 * 1024;
+
 export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retention: Retention): MessageStore {
   redis.defineCommand('recordRecipientEvent', { numberOfKeys: 4, lua: RECORD_RECIPIENT_EVENT });
+  const cache = new BodyCache(BODY_CACHE_BYTES);
 
   return {
     async accept(message) {
@@ -55,6 +60,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+      cache.set(id, message.body);
       return id;
     },
 
@@ -64,7 +70,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
     },
 
     async body(id) {
-      return redis.getBuffer(keys.body(id));
+      return cache.get(id) ?? redis.getBuffer(keys.body(id));
     },
 
     async recipient(id, rcpt) {
@@ -93,7 +99,8 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
         keys.message(id), keys.body(id), keys.recipients(id), keys.events(id),
         String(event.rcpt), JSON.stringify(state), JSON.stringify(event), final, String(retention.retentionSeconds), String(retention.bodyRetentionSeconds),
       );
-      return result === 1;
+      if (result === 2) cache.delete(id);
+      return result >= 1;
     },
   };
 }

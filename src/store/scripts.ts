@@ -9,7 +9,8 @@
  * KEYS[1] message hash, KEYS[2] body, KEYS[3] recipients hash, KEYS[4] events list
  * ARGV[1] recipient index, ARGV[2] state JSON, ARGV[3] event JSON,
  * ARGV[4] "1" when the new state is final, ARGV[5] retention seconds, ARGV[6] body retention seconds
- * Returns 1 when recorded, 0 when the recipient was already final (or unknown).
+ * Returns 1 when recorded, 2 when recorded and it was the message's last pending recipient,
+ * 0 when the recipient was already final (or unknown).
  */
 export const RECORD_RECIPIENT_EVENT = `
 local current = redis.call('HGET', KEYS[3], ARGV[1])
@@ -25,6 +26,7 @@ if ARGV[4] == '1' then
       local ttl = tonumber(i == 2 and ARGV[6] or ARGV[5])
       if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) else redis.call('DEL', KEYS[i]) end
     end
+    return 2
   end
 end
 return 1
