@@ -2,8 +2,31 @@
  * The appliance as a whole: one owner per dataDir, health and readiness, the API behind a token.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { generate } from 'selfsigned';
 import type { App } from '../src/app.js';
 import { apiGet, startTestApp, testConfig } from './support/app.js';
+
+/** The certificate's common name a TLS client sees on the submissions port. */
+function servedCommonName(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const cn = socket.getPeerCertificate().subject.CN;
+      socket.end();
+      resolve(String(Array.isArray(cn) ? cn[0] : cn));
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function writeCert(dir: string, cn: string): Promise<void> {
+  const pems = await generate([{ name: 'commonName', value: cn }], { keySize: 2048 });
+  writeFileSync(join(dir, 'cert.pem'), pems.cert);
+  writeFileSync(join(dir, 'key.pem'), pems.private);
+}
 
 const apps: App[] = [];
 afterEach(async () => {
@@ -39,4 +62,20 @@ describe('appliance', () => {
     expect(missing.status).toBe(404);
     expect(missing.body.error.message).toMatch(/no message with id/);
   });
+
+  it('serves a generated self-signed certificate by default, configured files otherwise, re-read on reload', async () => {
+    const generated = await startTestApp();
+    apps.push(generated);
+    expect(await servedCommonName(generated.ports.submissions!)).toBe('mta.test.example');
+
+    const dir = mkdtempSync(join(tmpdir(), 'sokutatsu-tls-'));
+    await writeCert(dir, 'first.example');
+    const app = await startTestApp({ smtp: { tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } });
+    apps.push(app);
+    expect(await servedCommonName(app.ports.submissions!)).toBe('first.example');
+    await writeCert(dir, 'renewed.example');
+    await app.reloadTls(); // what SIGHUP (systemctl reload) does
+    expect(await servedCommonName(app.ports.submissions!)).toBe('renewed.example');
+  });
 });
+

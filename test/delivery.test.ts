@@ -111,4 +111,14 @@ describe('delivery', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(sendAt));
     await recipientStatus(app, id, 'delivered');
   });
+
+  it('deletes the body after the last recipient is final (bodyRetentionSeconds 0) and keeps the history', async () => {
+    sink = await startSink();
+    app = await startTestApp({ ...trusted(sink.port), store: { bodyRetentionSeconds: 0 } });
+    const id = await send(app, 'erin@dest.example');
+    await recipientStatus(app, id, 'delivered');
+    expect(await app.redis.exists(app.keys.body(id))).toBe(0);
+    expect(await app.redis.ttl(app.keys.message(id))).toBeGreaterThan(0);
+  });
 });
+

@@ -140,9 +140,9 @@ export const configSchema = z.strictObject({
       /** seconds a message's envelope, recipient states and events are kept after every recipient is final */
       retentionSeconds: z.number().int().min(0).default(604_800),
       /** seconds the message body is kept after every recipient is final (bodies dominate memory) */
-      bodyRetentionSeconds: z.number().int().min(0).default(3600),
+      bodyRetentionSeconds: z.number().int().min(0).default(0),
     })
-    .default({ retentionSeconds: 604_800, bodyRetentionSeconds: 3600 }),
+    .default({ retentionSeconds: 604_800, bodyRetentionSeconds: 0 }),
   webhooks: z
     .strictObject({ allowPrivateTargets: z.boolean().default(false) })
     .default({ allowPrivateTargets: false }),
