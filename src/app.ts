@@ -24,7 +24,7 @@ import { startDeliveryWorker } from './delivery/worker.js';
 import { systemResolver, type Resolver } from './delivery/routes.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, registryMetrics, type Metrics } from './metrics.js';
 import { claimDataDir } from './datadir.js';
 
 export interface AppOptions {
@@ -32,6 +32,11 @@ export interface AppOptions {
   log?: Logger;
   /** DNS for MX lookups; tests inject one so nothing queries the internet */
   resolver?: Resolver;
+  /**
+   * Set in a cluster worker: the Redis its primary opened. The primary owns dataDir, the
+   * embedded Redis and the HTTP server; the worker runs SMTP listeners and delivery.
+   */
+  clusterWorker?: { redis: RedisTarget };
 }
 
 export interface App {
@@ -40,6 +45,7 @@ export interface App {
   redis: Redis;
   keys: Keys;
   store: MessageStore;
+  metrics: Metrics;
   ports: Intake['ports'] & { http?: number };
   embeddedRedis: EmbeddedRedis | null;
   reloadTls(): Promise<void>;
@@ -64,6 +70,7 @@ export async function openRedis(config: Config, log: Logger): Promise<{ target: 
 
 export async function startApp(options: AppOptions): Promise<App> {
   const log = options.log ?? createLogger(options.config);
+  if (options.clusterWorker) return startRoles(options, log, options.clusterWorker.redis, null, { release: () => undefined });
   const claim = claimDataDir(options.config.dataDir);
   let embedded: EmbeddedRedis | null = null;
   try {
@@ -98,8 +105,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const intake = await startIntake({ config, log, store, auth, tls, metrics });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
-  if (config.http.enabled) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics }).fetch, config.http.host, config.http.port);
+  if (config.http.enabled && !options.clusterWorker) {
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry) }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }
@@ -107,7 +114,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   let stopping: Promise<void> | null = null;
   return {
-    config, log, redis, keys, store, ports, embeddedRedis: embedded,
+    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded,
     async reloadTls() {
       tls = await loadTls(config, log);
       intake.reloadTls(tls);
@@ -130,14 +137,14 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   };
 }
 
-function listenHttp(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
+export function listenHttp(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname, port }, () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`http.port: cannot listen on ${hostname}:${port}: ${err.code === 'EADDRINUSE' ? 'another program uses it' : err.message}`)));
   });
 }
 
-async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+export async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((r) => (timer = setTimeout(() => (onTimeout(), r()), ms)));
   await Promise.race([work, timeout]);

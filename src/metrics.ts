@@ -4,6 +4,16 @@
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What /metrics serves: this process's registry, or (cluster primary) every worker's, summed. */
+export interface MetricsSource {
+  contentType: string;
+  text(): Promise<string>;
+}
+
+export function registryMetrics(registry: Registry): MetricsSource {
+  return { contentType: registry.contentType, text: () => registry.metrics() };
+}
+
 export interface Metrics {
   registry: Registry;
   /** messages accepted (250 after DATA), by listener */

@@ -110,6 +110,8 @@ const delivery = z.strictObject({
 
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
+  /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
+  processes: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1),
   dataDir: z.string().min(1).default('./var'),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -6,7 +6,7 @@
  */
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
-import type { Metrics } from '../metrics.js';
+import type { MetricsSource } from '../metrics.js';
 import type { MessageStore } from '../store/messages.js';
 import type { TokenStore } from './tokens.js';
 import { messageView } from './message-view.js';
@@ -15,7 +15,7 @@ export interface HttpDeps {
   redis: Redis;
   store: MessageStore;
   tokens: TokenStore;
-  metrics: Metrics;
+  metrics: MetricsSource;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -29,7 +29,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     ]);
     return ok ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason: 'Redis is not reachable' }, 503);
   });
-  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+  app.get('/metrics', async (c) => c.text(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }));
 
   const api = new Hono();
   api.use('*', async (c, next) => {

@@ -42,6 +42,8 @@ export interface InstanceOptions {
   graceSeconds?: number;
   /** merged over delivery: (e.g. concurrency) */
   delivery?: Record<string, unknown>;
+  /** worker processes (node:cluster); default 1 */
+  processes?: number;
 }
 
 const instances = new Set<Instance>();
@@ -56,6 +58,7 @@ export async function createInstance(options: InstanceOptions): Promise<Instance
   options = { ...options, sinkPort: options.sinkPort ?? sinkPort! };
   const config = {
     hostname: 'mta.durability.test',
+    processes: options.processes ?? 1,
     dataDir,
     log: { level: process.env.TEST_LOG ? 'info' : 'warn' },
     redis: { url: '' },

@@ -1,0 +1,122 @@
+/**
+ * `processes: N|auto`: one primary and N worker processes (node:cluster), so SMTP intake and
+ * delivery use every core.
+ *
+ * The primary owns dataDir, the embedded Redis, the TLS certificate and the HTTP server (its
+ * /metrics sums every worker's); it restarts a worker that dies and, on stop, lets each worker
+ * drain before Redis goes down. Workers share the SMTP ports (the primary hands connections
+ * out) and the delivery queue (through Redis), and are otherwise the single-process app.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { listenHttp, openRedis, startApp, withTimeout, type App } from './app.js';
+import { claimDataDir } from './datadir.js';
+import { createRedis, type RedisTarget } from './redis/connection.js';
+import { createKeys } from './redis/keys.js';
+import { createDeliveryQueue } from './queue/delivery-queue.js';
+import { createMessageStore } from './store/messages.js';
+import { createTokenStore } from './http/tokens.js';
+import { createHttpApp } from './http/app.js';
+import { loadTls } from './intake/tls.js';
+
+const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
+
+export function processCount(config: Config): number {
+  return config.processes === 'auto' ? availableParallelism() : config.processes;
+}
+
+export interface Primary {
+  httpPort: number | undefined;
+  stop(): Promise<void>;
+  /** re-read TLS files in every worker */
+  reloadTls(): void;
+}
+
+export async function startPrimary(config: Config, log: Logger): Promise<Primary> {
+  const count = processCount(config);
+  const claim = claimDataDir(config.dataDir);
+  const { target, embedded } = await openRedis(config, log).catch((err: Error) => {
+    claim.release();
+    throw err;
+  });
+  // Generate the self-signed certificate once, before workers race to create it.
+  await loadTls(config, log);
+
+  let stopping = false;
+  const spawn = (): Promise<Worker> => forkWorker(target, log);
+  const workers = await Promise.all(Array.from({ length: count }, spawn)).catch(async (err: Error) => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
+    if (embedded) await embedded.stop();
+    claim.release();
+    throw err;
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'cluster worker died; starting a new one (its deliveries in flight are retried)');
+    spawn().catch((err: Error) => log.error({ err: err.message }, 'could not restart cluster worker'));
+  });
+  log.info({ processes: workers.length, workers: workers.map((w) => w.process.pid) }, 'cluster workers ready');
+
+  const redis = createRedis(target, log, 'primary');
+  const keys = createKeys(config.redis.namespace);
+  const queue = createDeliveryQueue(redis, keys);
+  const store = createMessageStore(redis, queue, keys, config.store);
+  const aggregator = new AggregatorRegistry();
+  const metrics = { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
+  const http = config.http.enabled
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics }).fetch, config.http.host, config.http.port)
+    : null;
+
+  return {
+    httpPort: http ? (http.address() as AddressInfo).port : undefined,
+    reloadTls() {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    },
+    async stop() {
+      stopping = true;
+      const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+      const exited = Promise.all(alive.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r())))));
+      for (const w of alive) w.process.kill('SIGTERM');
+      await withTimeout(exited, (config.shutdown.graceSeconds + 10) * 1000, () => {
+        log.warn('cluster workers did not stop in time: killing them (their deliveries are retried after restart)');
+        for (const w of alive) w.process.kill('SIGKILL');
+      });
+      if (http) await new Promise<void>((r) => http.close(() => r()));
+      await queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+      if (embedded) await embedded.stop();
+      claim.release();
+      log.info('stopped');
+    },
+  };
+}
+
+function forkWorker(target: RedisTarget, log: Logger): Promise<Worker> {
+  const worker = cluster.fork({ [REDIS_ENV]: JSON.stringify(target) });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number) => reject(new Error(`cluster worker ${worker.process.pid} exited with code ${code} during start-up (see its log above)`));
+    worker.once('exit', onExit);
+    worker.on('message', (msg: unknown) => {
+      if ((msg as { sokutatsu?: string }).sokutatsu !== 'ready') return;
+      worker.off('exit', onExit);
+      log.debug({ worker: worker.process.pid }, 'cluster worker ready');
+      resolve(worker);
+    });
+  });
+}
+
+/** In a worker: run listeners and delivery on the primary's Redis; report ready; SIGTERM drains. */
+export async function runWorker(config: Config, log: Logger): Promise<App> {
+  const redis = JSON.parse(process.env[REDIS_ENV] ?? 'null') as RedisTarget | null;
+  if (!redis) throw new Error(`cluster worker started without ${REDIS_ENV}`);
+  const app = await startApp({ config, log, clusterWorker: { redis } });
+  // Constructing one installs prom-client's listener that answers the primary's metrics requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([app.metrics.registry]);
+  process.send?.({ sokutatsu: 'ready' });
+  return app;
+}

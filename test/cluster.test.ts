@@ -1,0 +1,67 @@
+/**
+ * `processes: 2`: a primary with two workers sharing the SMTP port and the queue. Mail flows,
+ * /metrics sums the workers, a killed worker is replaced, SIGTERM stops everything cleanly.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import nodemailer from 'nodemailer';
+import { startSink, type Sink } from './support/sink.js';
+import { cleanupProcesses, createInstance, isAlive, redisPid, sleep, startProcess } from './support/process.js';
+
+let sink: Sink | undefined;
+afterEach(async () => {
+  await cleanupProcesses();
+  await sink?.close();
+  sink = undefined;
+});
+
+function workerPids(primary: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(primary)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /node/.test(l))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  } catch {
+    return [];
+  }
+}
+
+async function submit(port: number, count: number, from: number): Promise<void> {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 4 });
+  try {
+    await Promise.all(Array.from({ length: count }, (_, i) => transport.sendMail({ from: 'crm@shop.example', to: `u${from + i}@dest.example`, subject: `n ${from + i}`, text: 'hello' })));
+  } finally {
+    transport.close();
+  }
+}
+
+describe('cluster (processes: 2)', () => {
+  it('delivers through two workers, sums their metrics, replaces a killed worker and stops cleanly', async () => {
+    const instance = await createInstance({ processes: 2 });
+    sink = await startSink({ port: instance.sinkPort });
+    const app = await startProcess(instance);
+    const workers = workerPids(app.pid);
+    expect(workers).toHaveLength(2);
+
+    await submit(instance.ports.submission, 40, 0);
+    await sink.waitFor(40, 30_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission"\} 40$/m);
+    expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered"\} 40$/m);
+
+    process.kill(workers[0]!, 'SIGKILL');
+    for (let i = 0; i < 100 && !(workerPids(app.pid).length === 2 && !workerPids(app.pid).includes(workers[0]!)); i++) await sleep(100);
+    const replaced = workerPids(app.pid);
+    expect(replaced).toHaveLength(2);
+    expect(replaced).not.toContain(workers[0]);
+    await submit(instance.ports.submission, 20, 40);
+    await sink.waitFor(60, 30_000);
+
+    const redis = redisPid(instance);
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    expect(exit.code).toBe(0);
+    expect(replaced.some(isAlive)).toBe(false);
+    if (redis) expect(isAlive(redis)).toBe(false);
+  });
+});
