@@ -7,8 +7,8 @@
  *  - SIGTERM during a slow delivery and an open SMTP transaction: the delivery completes and is
  *    recorded, the transaction may finish (and its message is delivered), new SMTP sessions get
  *    421, the process exits 0 within the grace period and stops its redis-server;
- *  - opt-in (DURABILITY_SLOW=1, ~65 s): SIGKILL while deliveries are in flight; BullMQ's stalled
- *    job check gives them back once their locks (60 s) expire.
+ *  - SIGKILL while deliveries are in flight (~30-60 s): BullMQ's stalled job check gives them
+ *    back once their locks (30 s) expire.
  * Delivery is at-least-once: duplicates are allowed, and counted in the output.
  * Needs redis-server on PATH (as the embedded default does). TEST_LOG=1 raises the child's log level.
  */
@@ -65,8 +65,8 @@ async function submitMany(port: number, count: number): Promise<string[]> {
 
 /**
  * SIGKILLs the app. It is first frozen (SIGSTOP) until a moment when no delivery job is "active":
- * a job active at the crash keeps its BullMQ lock (lockDuration 60 s) and is recovered by the
- * stalled-job check only after 60-90 s — correct, but too slow for this suite (see the opt-in
+ * a job active at the crash keeps its BullMQ lock (lockDuration 30 s) and is recovered by the
+ * stalled-job check only after 30-60 s — correct, but too slow for this suite (see the opt-in
  * test below for that path). Falls back to killing anyway after many tries.
  */
 async function crashApp(proc: Running, instance: Instance): Promise<{ activeAtCrash: number; tries: number }> {
@@ -175,6 +175,27 @@ describe('durability: nothing acknowledged with 250 is lost', () => {
     expect(await stopGracefully(second)).toEqual({ code: 0, signal: null });
   }, 200_000);
 
+  it('survives SIGKILL of its redis-server while running: Sokutatsu starts it again and loses nothing', async () => {
+    const instance = await createInstance({});
+    const app = await startProcess(instance);
+    const before = redisPid(instance)!;
+    await submitMany(instance.ports.submission, 100);
+    await killHard(before);
+    for (let i = 0; i < 100 && !(redisPid(instance) && redisPid(instance) !== before); i++) await sleep(100);
+    expect(redisPid(instance), 'a new redis-server').not.toBe(before);
+    // Once Redis is back, intake acknowledges again (until then it answers 451, never 250).
+    let late: string[] = [];
+    for (let i = 0; i < 50 && late.length === 0; i++) late = await submitMany(instance.ports.submission, 1).catch(() => []);
+    expect(late).toHaveLength(1);
+    sink = await startSink({ port: instance.sinkPort });
+    await sink.waitFor(101, 30_000);
+    const seqs = sink.messages.map((m) => SEQ_HEADER.exec(m.text)?.[1]);
+    for (let n = 1; n < 100; n++) expect(seqs.includes(String(n)), `seq ${n}`).toBe(true);
+    // seq 0 twice: the first batch's and the late single message's
+    expect(seqs.filter((q) => q === '0').length).toBeGreaterThanOrEqual(2);
+    expect(await stopGracefully(app)).toEqual({ code: 0, signal: null });
+  }, 90_000);
+
   it('on SIGTERM finishes the delivery and the SMTP transaction in flight, refuses new sessions, exits 0, stops redis-server', async () => {
     const graceSeconds = 10;
     slowSink = await startSlowSink(1500);
@@ -244,9 +265,9 @@ describe('durability: nothing acknowledged with 250 is lost', () => {
     expect(await stopGracefully(again)).toEqual({ code: 0, signal: null });
   }, 60_000);
 
-  // Opt-in (slow, 60-90 s): a crash while deliveries are in flight. The jobs that were "active"
-  // keep their BullMQ lock for lockDuration (60 s); the stalled-job check then puts them back.
-  it.runIf(process.env.DURABILITY_SLOW)('recovers deliveries that were in flight at a SIGKILL (stalled jobs)', async () => {
+  // Slow (30-60 s): a crash while deliveries are in flight. The jobs that were "active" keep
+  // their BullMQ lock for lockDuration (30 s); the stalled-job check then puts them back.
+  it('recovers deliveries that were in flight at a SIGKILL (stalled jobs)', async () => {
     // A destination that accepts TCP and never greets: every attempt stays in flight.
     const blackhole = await startBlackhole();
     const instance = await createInstance({ sinkPort: blackhole.port, delivery: { connectTimeoutSeconds: 120 } });

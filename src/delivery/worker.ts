@@ -53,8 +53,9 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     // A job whose worker died is put back to run again however often that happens: parking
     // acknowledged mail in "failed" after two crashes is the trap BullMQ's default (1) sets.
     maxStalledCount: 1_000_000,
-    // Renewed every 15 s while a delivery runs; after a crash its job is picked up again within ~30–60 s.
+    // Renewed every 15 s while a delivery runs; after a crash its job is picked up again within ~30–45 s.
     lockDuration: 30_000,
+    stalledInterval: 15_000,
   });
   worker.on('failed', (job, err) => deps.log.error({ job: job?.id, err: err.message }, 'delivery job failed unexpectedly; BullMQ will retry it'));
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'delivery worker error'));

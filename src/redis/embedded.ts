@@ -37,14 +37,24 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
     throw new Error(`dataDir is too deep for a Unix socket (${socketPath.length} bytes): choose a shorter dataDir`);
   }
   const pidFile = join(dir, 'redis.pid');
+  const launch = async (): Promise<ChildProcess> => {
+    assertRedisInstalled();
+    const child = spawnRedis(dir, socketPath, pidFile, log);
+    await waitUntilReady(socketPath, child);
+    return child;
+  };
 
   const adopted = await adoptRunning(socketPath, pidFile);
   if (adopted) {
     log.info({ redisPid: adopted, socketPath }, 'embedded redis-server already running (left by a previous run): using it');
-    return handle(socketPath, adopted, undefined, true);
+    return supervise(socketPath, { pid: adopted }, true, launch, log);
   }
+  const child = await launch();
+  log.info({ redisPid: child.pid, socketPath }, 'embedded redis-server started (appendonly yes, appendfsync always)');
+  return supervise(socketPath, { pid: child.pid!, child }, false, launch, log);
+}
 
-  assertRedisInstalled();
+function spawnRedis(dir: string, socketPath: string, pidFile: string, log: Logger): ChildProcess {
   const child = spawn(
     'redis-server',
     [
@@ -64,9 +74,67 @@ export async function startEmbeddedRedis(dataDir: string, log: Logger): Promise<
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   child.stderr?.on('data', (chunk: Buffer) => log.warn({ redis: chunk.toString().trim() }, 'redis-server'));
-  await waitUntilReady(socketPath, child);
-  log.info({ redisPid: child.pid, socketPath }, 'embedded redis-server started (appendonly yes, appendfsync always)');
-  return handle(socketPath, child.pid!, child, false);
+  return child;
+}
+
+interface Running {
+  pid: number;
+  child?: ChildProcess;
+}
+
+/**
+ * Keeps the embedded Redis up: if it dies while Sokutatsu runs (OOM killer, a stray kill), a new
+ * one is started on the same AOF; clients reconnect by themselves, and intake answers 451 until
+ * then. Our own child is watched by its exit event, an adopted one by polling its pid.
+ */
+function supervise(socketPath: string, first: Running, adopted: boolean, launch: () => Promise<ChildProcess>, log: Logger): EmbeddedRedis {
+  let current = first;
+  let stopping = false;
+  let poll: NodeJS.Timeout | undefined;
+
+  const restart = async (why: string): Promise<void> => {
+    if (stopping) return;
+    log.error({ redisPid: current.pid, why }, 'embedded redis-server is gone: starting it again from its AOF');
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        const child = await launch();
+        current = { pid: child.pid!, child };
+        watch();
+        log.info({ redisPid: child.pid }, 'embedded redis-server restarted');
+        return;
+      } catch (err) {
+        log.error({ attempt, err: (err as Error).message }, 'embedded redis-server failed to restart; trying again');
+        await new Promise((r) => setTimeout(r, Math.min(attempt * 500, 5000)));
+      }
+    }
+  };
+  const watch = (): void => {
+    if (current.child) {
+      current.child.once('exit', (code, signal) => void restart(`exited with ${signal ?? `code ${code}`}`));
+      return;
+    }
+    const pid = current.pid;
+    poll = setInterval(() => {
+      if (isAlive(pid)) return;
+      clearInterval(poll);
+      void restart('process no longer exists');
+    }, 1000);
+    poll.unref();
+  };
+  watch();
+
+  return {
+    socketPath,
+    get pid() {
+      return current.pid;
+    },
+    adopted,
+    async stop() {
+      stopping = true;
+      clearInterval(poll);
+      await shutdown(socketPath, current.pid, current.child);
+    },
+  };
 }
 
 function assertRedisInstalled(): void {
@@ -121,26 +189,19 @@ async function waitUntilReady(socketPath: string, child: ChildProcess): Promise<
   throw new Error('redis-server did not become ready within 30 s');
 }
 
-function handle(socketPath: string, pid: number, child: ChildProcess | undefined, adopted: boolean): EmbeddedRedis {
-  return {
-    socketPath,
-    pid,
-    adopted,
-    async stop() {
-      const client = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        // SHUTDOWN flushes the AOF and exits; the connection closes under us, which is expected.
-        await client.call('SHUTDOWN').catch(() => undefined);
-      } catch {
-        if (isAlive(pid)) process.kill(pid, 'SIGTERM');
-      } finally {
-        client.disconnect();
-      }
-      await waitForExit(pid, child);
-    },
-  };
+async function shutdown(socketPath: string, pid: number, child: ChildProcess | undefined): Promise<void> {
+  const client = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    // SHUTDOWN flushes the AOF and exits; the connection closes under us, which is expected.
+    await client.call('SHUTDOWN').catch(() => undefined);
+  } catch {
+    if (isAlive(pid)) process.kill(pid, 'SIGTERM');
+  } finally {
+    client.disconnect();
+  }
+  await waitForExit(pid, child);
 }
 
 async function waitForExit(pid: number, child: ChildProcess | undefined): Promise<void> {
