@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { AuthGuard } from './auth.js';
 import type { User } from './users.js';
 import type { TlsMaterial } from './tls.js';
-import { domainAllowed } from './users.js';
+import { domainAllowed, mailboxDomain } from './users.js';
 import { networkList, normalizeIp } from './networks.js';
 import { prepareMessage } from './prepare.js';
 import { smtpError, type SmtpReplyError } from './reply.js';
@@ -117,8 +117,10 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
       if (!user && !trusted.contains(session.remoteAddress)) {
         return callback(reject(smtpError(530, '5.7.0', 'Authentication required: log in with AUTH (after STARTTLS) before sending'), session));
       }
-      const domain = address.address.split('@').pop() ?? '';
-      if (user && address.address && !domainAllowed(domain, user.domains)) {
+      if (!user || !address.address) return callback(); // null sender <>: the From: header is still checked
+      const domain = mailboxDomain(address.address);
+      if (domain === null) return callback(reject(smtpError(553, '5.1.7', `Sender address <${address.address}> is not a valid mailbox (local-part@domain)`), session));
+      if (!domainAllowed(domain, user.domains)) {
         return callback(reject(smtpError(550, '5.7.1', `Sender domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`), session));
       }
       callback();

@@ -13,7 +13,7 @@ import { fieldValue, lineEndingProblem, readHeaderFields, type HeaderField } fro
 import { ControlHeaderError, readControlHeaders } from '../mime/control-headers.js';
 import type { IncomingMessage } from '../store/types.js';
 import { smtpError } from './reply.js';
-import { domainAllowed } from './users.js';
+import { domainAllowed, mailboxDomain } from './users.js';
 
 export interface Submitter {
   /** authenticated user name and allowed domains, or null for a trusted network */
@@ -88,13 +88,11 @@ function authorMailboxes(fields: HeaderField[]): string[] {
   return mailboxes;
 }
 
-const MAILBOX = /^[^@\s]+@[^@\s]+$/;
-
 function checkFromDomain(address: string, user: { name: string; domains: string[] }): void {
-  if (!MAILBOX.test(address)) throw smtpError(550, '5.1.7', `From: header address "${address.slice(0, 100)}" is not a valid mailbox (local-part@domain)`);
-  const domain = address.slice(address.lastIndexOf('@') + 1);
+  const domain = mailboxDomain(address);
+  if (domain === null) throw smtpError(550, '5.1.7', `From: header address "${address.slice(0, 100)}" is not a valid mailbox (local-part@domain)`);
   if (!domainAllowed(domain, user.domains)) {
-    throw smtpError(550, '5.7.1', `From: header domain ${domain || '(none)'} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`);
+    throw smtpError(550, '5.7.1', `From: header domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`);
   }
 }
 

@@ -70,6 +70,13 @@ export function normalizeDomain(domain: string): string {
   return domain.trim().toLowerCase().replace(/\.$/, '');
 }
 
+const MAILBOX = /^[^@\s]+@[^@\s]+$/;
+
+/** The domain of `local@domain`, or null for anything else (`a@b@c`, no @): such an address is refused. */
+export function mailboxDomain(address: string): string | null {
+  return MAILBOX.test(address) ? address.slice(address.lastIndexOf('@') + 1) : null;
+}
+
 /** True when `domain` is one of `allowed` or a subdomain of one. */
 export function domainAllowed(domain: string, allowed: string[]): boolean {
   const d = normalizeDomain(domain);
