@@ -90,7 +90,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   log.info({ redis: describeTarget(target) }, 'using redis');
 
   const keys = createKeys(config.redis.namespace);
-  const redis = createRedis(target, log, 'main', false);
+  const redis = createRedis(target, log, 'main', true);
   const queueConnection = createRedis(target, log, 'queue');
   const workerConnection = createRedis(target, log, 'worker');
   const metrics = createMetrics();
