@@ -24,7 +24,7 @@ import {
   cleanupProcesses, createInstance, isAlive, killHard, PROCESS_ADMIN_TOKEN, redisPid, sleep, startProcess,
   type Instance, type Running,
 } from './support/process.js';
-import { openSmtp, smtpGreeting } from './support/smtp-client.js';
+import { greetingCode, RawSmtp } from './support/raw-smtp.js';
 
 const MESSAGES = 300;
 const SEQ_HEADER = /^X-Test-Seq: (\d+)\r?$/m;
@@ -215,9 +215,9 @@ describe('durability: nothing acknowledged with 250 is lost', () => {
     await Promise.race([slowSink.dataStarted, sleep(15_000).then(() => { throw new Error(`delivery never reached the sink:\n${proc.output()}`); })]);
 
     // A client in the middle of a transaction when the signal comes: it may finish.
-    const client = await openSmtp(instance.ports.submission);
-    expect((await client.command('EHLO client.test')).code).toBe(250);
-    expect((await client.command('MAIL FROM:<crm@shop.example>')).code).toBe(250);
+    const { client } = await RawSmtp.connect(instance.ports.submission);
+    expect((await client.send('EHLO client.test')).code).toBe(250);
+    expect((await client.send('MAIL FROM:<crm@shop.example>')).code).toBe(250);
 
     const termAt = Date.now();
     proc.child.kill('SIGTERM');
@@ -226,19 +226,17 @@ describe('durability: nothing acknowledged with 250 is lost', () => {
 
     await sleep(200);
     expect(proc.child.exitCode, 'still shutting down (delivery and transaction in flight)').toBeNull();
-    const greeting = await smtpGreeting(instance.ports.submission);
+    const greeting = await greetingCode(instance.ports.submission);
     // The listener stays open for the transaction in flight, so a new session is told 421.
     expect(greeting).toBe(421);
 
-    expect((await client.command('RCPT TO:<late@dest.example>')).code).toBe(250);
-    expect((await client.command('DATA')).code).toBe(354);
-    const accepted = await client.raw('From: crm@shop.example\r\nTo: late@dest.example\r\nSubject: Sent during shutdown\r\nX-Test-Seq: 1\r\n\r\nAccepted while stopping.\r\n.\r\n');
+    expect((await client.send('RCPT TO:<late@dest.example>')).code).toBe(250);
+    const accepted = await client.data('From: crm@shop.example\r\nTo: late@dest.example\r\nSubject: Sent during shutdown\r\nX-Test-Seq: 1\r\n\r\nAccepted while stopping.\r\n');
     expect(accepted.code, accepted.text).toBe(250);
     const second = /queued as (\S+)/.exec(accepted.text)?.[1];
     expect(second, accepted.text).toBeTruthy();
-    await client.command('QUIT').catch(() => undefined);
-    client.close();
-    const afterDrain = await smtpGreeting(instance.ports.submission);
+    await client.close();
+    const afterDrain = await greetingCode(instance.ports.submission);
     expect([421, 'refused']).toContain(afterDrain);
 
     const result = await Promise.race([proc.exited, sleep((graceSeconds + 5) * 1000).then(() => null)]);

@@ -2,7 +2,7 @@
  * A raw SMTP client for tests that need to say what no well-behaved client library would say
  * (bare LF, NUL bytes, trickling DATA, many sockets at once): a net.Socket (optionally TLS,
  * implicit or after STARTTLS), replies read whole (multi-line `250-…` joined), commands sent
- * as written. (test/support/smtp-client.ts is a smaller one used by the durability tests.)
+ * as written.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -172,5 +172,21 @@ export class RawSmtp {
       }
     }
     this.socket.destroy();
+  }
+}
+
+/**
+ * The reply code a new connection is greeted with (e.g. 220, or 421 while shutting down), or
+ * 'refused' when nothing listens or the listener hangs up before saying anything.
+ */
+export async function greetingCode(port: number, timeoutMs = 5_000): Promise<number | 'refused'> {
+  try {
+    const { client, greeting } = await RawSmtp.connect(port, { replyTimeoutMs: timeoutMs });
+    await client.close();
+    return greeting.code;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || /connection closed/.test((err as Error).message)) return 'refused';
+    throw err;
   }
 }
