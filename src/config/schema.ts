@@ -48,6 +48,8 @@ const smtpLimits = z.strictObject({
   socketTimeoutSeconds: z.number().int().min(1).default(300),
   /** total time a DATA transfer may take, however slowly the bytes trickle in */
   dataTimeoutSeconds: z.number().int().min(1).default(600),
+  /** how long a client waits for Redis to store its message before it gets 451 4.3.0 */
+  storeTimeoutSeconds: z.number().int().min(1).default(30),
 });
 
 const smtp = z.strictObject({

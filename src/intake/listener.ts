@@ -179,7 +179,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   }, config.hostname);
 
   try {
-    await deps.store.accept(message);
+    await withDeadline(deps.store.accept(message), config.smtp.limits.storeTimeoutSeconds * 1000);
   } catch (err) {
     log.error({ ...txLog, err: (err as Error).message }, 'smtp message not stored: replying with a temporary failure');
     throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
@@ -188,6 +188,17 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
   return id;
+}
+
+/**
+ * Bounds the wait for Redis (restarting, say): the client is told 451 instead of hanging. The
+ * write may still land afterwards; the client then sends again and the message goes twice —
+ * at-least-once, never lost.
+ */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not stored within ${ms / 1000} s (is Redis reachable?)`)), ms)));
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */
