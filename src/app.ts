@@ -26,6 +26,7 @@ import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
 import { createMetrics, registryMetrics, type Metrics } from './metrics.js';
 import { claimDataDir } from './datadir.js';
+import { createDomainStore } from './domains/domain-store.js';
 
 export interface AppOptions {
   config: Config;
@@ -101,7 +102,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const tokens = createTokenStore(redis, keys, config.admin.token);
   let tls = await loadTls(config, log);
 
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver: options.resolver ?? systemResolver, metrics });
+  const domains = createDomainStore(redis, keys);
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver: options.resolver ?? systemResolver, metrics, domains });
   const intake = await startIntake({ config, log, store, auth, tls, metrics });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

@@ -14,6 +14,7 @@ import { registerToken } from './cli/token.js';
 import { registerQueue } from './cli/queue.js';
 import { registerConfig } from './cli/config.js';
 import { registerSink } from './cli/sink.js';
+import { registerDomain } from './cli/domain.js';
 
 const program = new Command('sokutatsu')
   .description('Sokutatsu: SMTP relay / MTA appliance — submission, durable queue, delivery with retries')
@@ -24,6 +25,7 @@ const program = new Command('sokutatsu')
 registerStart(program);
 registerUser(program);
 registerToken(program);
+registerDomain(program);
 registerQueue(program);
 registerConfig(program);
 registerSink(program);

@@ -98,4 +98,20 @@ describe('cli', () => {
       expect(run.stdout).toMatch(/Usage: sokutatsu/);
     }
   });
+
+  it('domain add prints the records to publish; records --json lists them; list and remove', async () => {
+    const add = await cli(['domain', 'add', 'shop.example', '--selector', 'sel1', '--key', 'ed25519', '--config', file]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toMatch(/TXT\tsel1\._domainkey\.shop\.example\n\t"v=DKIM1; k=ed25519; p=/);
+    expect(add.stdout).toMatch(/TXT\t_dmarc\.shop\.example/);
+    expect((await cli(['domain', 'add', 'shop.example', '--config', file])).code).toBe(1);
+    expect((await cli(['domain', 'add', 'shop.example', '--key', 'dsa', '--config', file])).code).toBe(2);
+    const records = JSON.parse((await cli(['domain', 'records', 'shop.example', '--json', '--config', file])).stdout) as { type: string; host: string; value: string; purpose: string }[];
+    expect(records.map((r) => r.host)).toEqual(['sel1._domainkey.shop.example', 'shop.example', '_dmarc.shop.example']);
+    expect(JSON.stringify(records)).not.toMatch(/PRIVATE KEY/);
+    expect((await cli(['domain', 'list', '--config', file])).stdout).toMatch(/^shop\.example\tselector sel1\ted25519/m);
+    expect((await cli(['domain', 'remove', 'shop.example', '--config', file])).code).toBe(0);
+    expect((await cli(['domain', 'records', 'shop.example', '--config', file])).code).toBe(1);
+  });
 });
+

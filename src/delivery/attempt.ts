@@ -11,7 +11,7 @@ import type { ConnectionPool, Lease } from './pool.js';
 import type { Target } from './routes.js';
 
 export type AttemptOutcome =
-  | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null }
+  | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
   | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string };
 
 export interface Envelope {

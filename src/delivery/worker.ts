@@ -16,7 +16,8 @@ import type { MessageStore } from '../store/messages.js';
 import { FINAL_STATUSES, type MessageEvent, type RecipientState, type StoredMessage } from '../store/types.js';
 import { DELIVERY_QUEUE, type DeliveryJob } from '../queue/delivery-queue.js';
 import { nextRetry } from '../queue/retry.js';
-import { transformForRecipient } from '../transform/transform.js';
+import { transformForRecipient, type Prepared } from '../transform/transform.js';
+import type { DomainStore } from '../domains/domain-store.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { ConnectionPool } from './pool.js';
@@ -30,6 +31,7 @@ export interface DeliveryDeps {
   keys: Keys;
   resolver: Resolver;
   metrics: Metrics;
+  domains: DomainStore;
 }
 
 export interface DeliveryWorker {
@@ -93,9 +95,10 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, pool: ConnectionPool): Promise<AttemptOutcome> {
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
-  let wire: Buffer;
+  const fromDomain = message.headerFrom ? message.headerFrom.slice(message.headerFrom.lastIndexOf('@') + 1) : null;
+  let prepared: Prepared;
   try {
-    wire = transformForRecipient(body);
+    prepared = await transformForRecipient(body, fromDomain ? await deps.domains.signingKeyFor(fromDomain) : null, fromDomain);
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
@@ -103,7 +106,8 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const destination = await resolveDestination(domain, deps.config.delivery.routes, deps.resolver);
   if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
   if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
-  return attemptDelivery(pool, destination.targets, { from: message.mailFrom, to: address }, wire);
+  const outcome = await attemptDelivery(pool, destination.targets, { from: message.mailFrom, to: address }, prepared.wire);
+  return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
 }
 
 interface Recorded {
@@ -149,7 +153,7 @@ function isBadAddress(enhancedCode: string | undefined): boolean {
 }
 
 function eventFields(o: AttemptOutcome): Partial<MessageEvent> {
-  if (o.kind === 'delivered') return { remoteHost: o.remoteHost, reply: o.reply, ...(o.tls ? { tls: o.tls } : {}) };
+  if (o.kind === 'delivered') return { remoteHost: o.remoteHost, reply: o.reply, ...(o.tls ? { tls: o.tls } : {}), ...(o.dkim ? { dkim: o.dkim } : {}) };
   return {
     ...(o.remoteHost ? { remoteHost: o.remoteHost } : {}),
     ...(o.reply ? { reply: o.reply } : {}),
@@ -160,7 +164,7 @@ function eventFields(o: AttemptOutcome): Partial<MessageEvent> {
 }
 
 function logFields(o: AttemptOutcome): Record<string, unknown> {
-  return o.kind === 'delivered' ? { remote: o.remoteHost, reply: o.reply, tls: o.tls } : { remote: o.remoteHost, reply: o.reply };
+  return o.kind === 'delivered' ? { remote: o.remoteHost, reply: o.reply, tls: o.tls, dkim: o.dkim } : { remote: o.remoteHost, reply: o.reply };
 }
 
 function formatAge(ms: number): string {

@@ -21,6 +21,8 @@ export interface Keys {
   readonly apiTokens: string;
   /** failed AUTH attempts from one IP within the lockout window (counter with TTL) */
   authFailures(ip: string): string;
+  /** sending domains: domain → JSON record with its DKIM key (hash) */
+  readonly domains: string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -34,5 +36,6 @@ export function createKeys(namespace: string): Keys {
     users: `${tag}:users`,
     apiTokens: `${tag}:tokens`,
     authFailures: (ip) => `${tag}:authfail:${ip}`,
+    domains: `${tag}:domains`,
   };
 }

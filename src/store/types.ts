@@ -38,6 +38,8 @@ export interface MessageEvent {
   detail?: string;
   /** TLS protocol used for the delivery, when any */
   tls?: string;
+  /** how the delivered copy was signed ("d=… s=…") or why it was not */
+  dkim?: string;
 }
 
 /** What is known about a message besides its bytes: envelope, headers we index, control values. */

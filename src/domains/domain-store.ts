@@ -1,0 +1,88 @@
+/**
+ * Sending domains and their DKIM keys, kept in Redis.
+ *
+ * Promises: private keys never leave this module except to the signer (`signingKeyFor`); a
+ * domain's signing key is looked up for a From domain or its closest registered parent; reads
+ * for signing are cached briefly in memory, since every delivery asks.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { generateDkimKey, type DkimKey, type KeyType } from './dkim-key.js';
+
+export interface SendingDomain {
+  domain: string;
+  selector: string;
+  keyType: KeyType;
+  createdAt: string;
+  /** the DKIM TXT value to publish */
+  dkimRecord: string;
+}
+
+interface StoredDomain extends SendingDomain {
+  algorithm: DkimKey['algorithm'];
+  privateKey: string;
+}
+
+export interface SigningKey {
+  domain: string;
+  selector: string;
+  algorithm: DkimKey['algorithm'];
+  privateKey: string;
+}
+
+export interface DomainStore {
+  add(domain: string, selector: string, keyType: KeyType): Promise<SendingDomain>;
+  get(domain: string): Promise<SendingDomain | null>;
+  list(): Promise<SendingDomain[]>;
+  remove(domain: string): Promise<boolean>;
+  /** the key that signs mail From `domain`: its own, or that of its closest registered parent */
+  signingKeyFor(domain: string): Promise<SigningKey | null>;
+}
+
+const CACHE_MS = 30_000;
+
+export function createDomainStore(redis: Redis, keys: Keys): DomainStore {
+  let cache: { at: number; domains: Map<string, StoredDomain> } | null = null;
+
+  async function all(): Promise<Map<string, StoredDomain>> {
+    if (cache && Date.now() - cache.at < CACHE_MS) return cache.domains;
+    const raw = await redis.hgetall(keys.domains);
+    const domains = new Map(Object.entries(raw).map(([name, json]) => [name, JSON.parse(json) as StoredDomain]));
+    cache = { at: Date.now(), domains };
+    return domains;
+  }
+
+  return {
+    async add(domain, selector, keyType) {
+      const key = generateDkimKey(keyType);
+      const stored: StoredDomain = { domain, selector, keyType, createdAt: new Date().toISOString(), dkimRecord: key.record, algorithm: key.algorithm, privateKey: key.privateKey };
+      await redis.hset(keys.domains, domain, JSON.stringify(stored));
+      cache = null;
+      return publicView(stored);
+    },
+    async get(domain) {
+      const raw = await redis.hget(keys.domains, domain);
+      return raw ? publicView(JSON.parse(raw) as StoredDomain) : null;
+    },
+    async list() {
+      return [...(await all()).values()].map(publicView).sort((a, b) => a.domain.localeCompare(b.domain));
+    },
+    async remove(domain) {
+      cache = null;
+      return (await redis.hdel(keys.domains, domain)) === 1;
+    },
+    async signingKeyFor(domain) {
+      const domains = await all();
+      const labels = domain.toLowerCase().split('.');
+      for (let i = 0; i < labels.length - 1; i++) {
+        const d = domains.get(labels.slice(i).join('.'));
+        if (d) return { domain: d.domain, selector: d.selector, algorithm: d.algorithm, privateKey: d.privateKey };
+      }
+      return null;
+    },
+  };
+}
+
+function publicView(d: StoredDomain): SendingDomain {
+  return { domain: d.domain, selector: d.selector, keyType: d.keyType, createdAt: d.createdAt, dkimRecord: d.dkimRecord };
+}
