@@ -12,6 +12,9 @@
 #   --sizes "S ..."   payload sizes in bytes (default "5120 102400")
 #   --sessions C      parallel SMTP sessions (default 20)
 #   --runs R          runs per relay and size (default 1)
+#   --dkim            also run the DKIM variant: Postfix + OpenDKIM (the harness's dkim instance,
+#                     127.0.0.1:2527) against Sokutatsu signing d=bench.example with its own
+#                     RSA-2048 key (`domain add bench.example`), and report the signing cost
 #   --skip-postfix    measure Sokutatsu only (no ratios)
 #   --only-postfix    measure Postfix only (no build, no Sokutatsu)
 #   --csv FILE        append result rows here (default bench/results/bench-<UTC time>.csv)
@@ -38,6 +41,7 @@ RESULTS_DIR="$REPO/bench/results"
 # Ports: they must match bench/sokutatsu-bench.yaml and the harness's Postfix instance.
 SINK_PORT=2526
 PF_PORT=2525
+PF_DKIM_PORT=2527
 SOK_SMTP_PORT=2587
 SOK_HTTP_PORT=8025
 SOK_PORTS="2587 2465 2025 8025"
@@ -48,6 +52,7 @@ SESSIONS=20
 RUNS=1
 DO_POSTFIX=1
 DO_SOKUTATSU=1
+VARIANTS=(plain)
 CSV=""
 EXTRA=()
 
@@ -62,6 +67,7 @@ while (($#)); do
     --sizes) SIZES=${2:?}; shift 2;;
     --sessions) SESSIONS=${2:?}; shift 2;;
     --runs) RUNS=${2:?}; shift 2;;
+    --dkim) VARIANTS=(plain dkim); shift;;
     --skip-postfix) DO_POSTFIX=0; shift;;
     --only-postfix) DO_SOKUTATSU=0; shift;;
     --csv) CSV=${2:?}; shift 2;;
@@ -101,7 +107,7 @@ RESULTS="$WORK/results.txt"   # the RESULT lines of this invocation: the ratios 
 : >"$RESULTS"
 
 PF="$HARNESS/postfix-bench.sh"
-PF_UP=0        # we started the Postfix plain instance and have not stopped it yet
+PF_UP=""       # the Postfix instance (plain|dkim) we started and have not stopped yet
 SOK_PID=""     # the Sokutatsu node process while it runs
 SOK_TREE=()    # "pid:starttime" of its descendants (redis-server), to stop any it leaves behind
 RB_PID=""      # relay-bench.sh while it runs, and the tail that shows its output
@@ -196,11 +202,11 @@ stop_relay_bench() { # relay-bench stops its sink and load generator on SIGTERM 
 }
 
 stop_postfix() {
-  ((PF_UP)) || return 0
-  say "purging and stopping Postfix plain"
-  "$PF" purge plain || true
-  "$PF" stop plain || true
-  PF_UP=0
+  [[ -n $PF_UP ]] || return 0
+  say "purging and stopping Postfix $PF_UP"
+  "$PF" purge "$PF_UP" || true
+  "$PF" stop "$PF_UP" || true
+  PF_UP=""
 }
 
 cleanup() {
@@ -251,15 +257,17 @@ relay_bench() { # relay_bench LABEL SIZE TARGET_PORT RELAY_PIDS
   return 0
 }
 
-run_postfix() { # run_postfix SIZE RUN
-  local label
-  label="postfix-plain-$(size_tag "$1")"
-  say "$label run $2/$RUNS: starting Postfix plain (127.0.0.1:$PF_PORT)"
-  "$PF" purge plain
-  PF_UP=1
-  "$PF" start plain
-  relay_bench "$label" "$1" "$PF_PORT" "$("$PF" pids plain)"
-  echo "   Postfix queue after the run: $("$PF" queue plain) message(s)"
+run_postfix() { # run_postfix SIZE RUN VARIANT (plain | dkim: OpenDKIM milter on :2527)
+  local label port=$PF_PORT
+  [[ $3 == dkim ]] && port=$PF_DKIM_PORT
+  label="postfix-$3-$(size_tag "$1")"
+  say "$label run $2/$RUNS: starting Postfix $3 (127.0.0.1:$port)"
+  [[ $3 == dkim ]] && "$PF" setup dkim >/dev/null
+  "$PF" purge "$3"
+  PF_UP=$3
+  "$PF" start "$3"
+  relay_bench "$label" "$1" "$port" "$("$PF" pids "$3" | tr ' ' ',')"
+  echo "   Postfix queue after the run: $("$PF" queue "$3") message(s)"
   stop_postfix
 }
 
@@ -288,7 +296,7 @@ smtp_banner_ok() { # a 220 greeting on 127.0.0.1:$1
   [[ $line == 220* ]]
 }
 
-start_sokutatsu() { # start_sokutatsu LABEL RUN: background, fresh dataDir, wait until ready
+start_sokutatsu() { # start_sokutatsu LABEL RUN VARIANT: background, fresh dataDir, wait until ready
   local data="$WORK/data-$1-$2" cfg="$WORK/sokutatsu-$1-$2.yaml"
   local slog="$RESULTS_DIR/bench-$STAMP-$1-$2.log" p cmd
   for p in $SOK_PORTS; do
@@ -298,6 +306,12 @@ start_sokutatsu() { # start_sokutatsu LABEL RUN: background, fresh dataDir, wait
   sed "s|^dataDir:.*$|dataDir: \"$data\"|" "$CONFIG_TEMPLATE" >"$cfg"
   grep -qx "dataDir: \"$data\"" "$cfg" || die "could not set dataDir in $cfg"
   read -r -a cmd <<<"$(sokutatsu_cmd)"
+  if [[ $3 == dkim ]]; then
+    say "$1: sending domain bench.example with an RSA-2048 key (domain add)"
+    (cd "$REPO" && env -u SOKUTATSU_REDIS_URL -u SOKUTATSU_CONFIG \
+      "${cmd[@]}" domain add bench.example --selector bench --key rsa2048 --json --config "$cfg" >/dev/null) \
+      || die "domain add bench.example failed"
+  fi
   say "$1 run $2/$RUNS: starting Sokutatsu (${cmd[*]} start --config $cfg; log $slog)"
   # env -u: the environment must not point Sokutatsu at another config or an external Redis
   # (whose CPU the figures would miss). `env` execs node, so $! is the node process itself.
@@ -330,10 +344,10 @@ start_sokutatsu() { # start_sokutatsu LABEL RUN: background, fresh dataDir, wait
     || warn "no redis-server among Sokutatsu's child processes: the relay CPU figure may leave Redis out"
 }
 
-run_sokutatsu() { # run_sokutatsu SIZE RUN
+run_sokutatsu() { # run_sokutatsu SIZE RUN VARIANT
   local label
-  label="sokutatsu-$(size_tag "$1")"
-  start_sokutatsu "$label" "$2"
+  label="sokutatsu-$(label_variant "$3")$(size_tag "$1")"
+  start_sokutatsu "$label" "$2" "$3"
   # The process tree of the node PID covers the embedded redis-server (its child).
   relay_bench "$label" "$1" "$SOK_SMTP_PORT" "$SOK_PID"
   stop_sokutatsu
@@ -359,12 +373,19 @@ median_of() {
     }' "$RESULTS"
 }
 
-ratio_line() { # ratio_line TAG WHAT KEY [NOTE]
-  local s p r
-  s=$(median_of "sokutatsu-$1" "$3"); p=$(median_of "postfix-plain-$1" "$3")
-  if [[ $s == - || $p == - ]]; then r="n/a (no successful run of both)"
-  else r=$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2f", a / b }'); fi
-  echo "[$1] ratio $2 sokutatsu/postfix-plain = $r${4:+  ($4)}"
+# Sokutatsu's labels keep their historic form for plain ("sokutatsu-5k"); "sokutatsu-dkim-5k" otherwise.
+label_variant() { [[ $1 == plain ]] || echo "$1-"; }
+
+ratio_line() { # ratio_line TAG VARIANT WHAT KEY [NOTE]
+  ratio_of "$1" "$3" "$4" "sokutatsu-$(label_variant "$2")$1" "postfix-$2-$1" "${5:-}"
+}
+
+ratio_of() { # ratio_of TAG WHAT KEY LABEL_A LABEL_B [NOTE]
+  local a b r
+  a=$(median_of "$4" "$3"); b=$(median_of "$5" "$3")
+  if [[ $a == - || $b == - ]]; then r="n/a (no successful run of both)"
+  else r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'); fi
+  echo "[$1] ratio $2 ${4%-"$1"}/${5%-"$1"} = $r${6:+  ($6)}"
 }
 
 # ------------------------------------------------------------------------------ main
@@ -379,8 +400,10 @@ if ((DO_SOKUTATSU)); then build_sokutatsu; fi
 
 for size in "${SIZE_LIST[@]}"; do
   for ((run = 1; run <= RUNS; run++)); do
-    if ((DO_POSTFIX)); then run_postfix "$size" "$run"; fi
-    if ((DO_SOKUTATSU)); then run_sokutatsu "$size" "$run"; fi
+    for variant in "${VARIANTS[@]}"; do
+      if ((DO_POSTFIX)); then run_postfix "$size" "$run" "$variant"; fi
+      if ((DO_SOKUTATSU)); then run_sokutatsu "$size" "$run" "$variant"; fi
+    done
   done
 done
 
@@ -390,9 +413,19 @@ if ((DO_POSTFIX && DO_SOKUTATSU)); then
   say "ratios (medians of this invocation's successful runs; > 1 is faster than Postfix)"
   for size in "${SIZE_LIST[@]}"; do
     tag=$(size_tag "$size")
-    ratio_line "$tag" end-to-end e2e_rate
-    ratio_line "$tag" intake intake_rate
-    ratio_line "$tag" "relay CPU ms/msg" cpu_ms_per_msg "lower is better"
+    for variant in "${VARIANTS[@]}"; do
+      ratio_line "$tag" "$variant" end-to-end e2e_rate
+      ratio_line "$tag" "$variant" intake intake_rate
+      ratio_line "$tag" "$variant" "relay CPU ms/msg" cpu_ms_per_msg "lower is better"
+    done
+  done
+fi
+if ((DO_SOKUTATSU)) && [[ ${VARIANTS[*]} == *dkim* ]]; then
+  say "signing cost (Sokutatsu with DKIM / without)"
+  for size in "${SIZE_LIST[@]}"; do
+    tag=$(size_tag "$size")
+    ratio_of "$tag" end-to-end e2e_rate "sokutatsu-dkim-$tag" "sokutatsu-$tag"
+    ratio_of "$tag" "relay CPU ms/msg" cpu_ms_per_msg "sokutatsu-dkim-$tag" "sokutatsu-$tag" "lower is better"
   done
 fi
 say "CSV $CSV; log $LOG; failed runs: $FAILED"
