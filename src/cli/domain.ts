@@ -1,11 +1,12 @@
 /**
  * `sokutatsu domain add|list|records|remove`: sending domains, their DKIM keys, and the DNS
- * records to publish. (DNS verification and key rotation are not built yet.)
+ * records to publish, and the DNS check of those records. (Key rotation is not built yet.)
  */
 import type { Command } from 'commander';
 import { createDomainStore } from '../domains/domain-store.js';
 import { KEY_TYPES, type KeyType } from '../domains/dkim-key.js';
 import { recordsFor, type DnsRecord } from '../domains/records.js';
+import { systemTxtResolver, verifyRecords } from '../domains/verify.js';
 import { printJson, UsageError, withRedis } from './context.js';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
@@ -52,6 +53,29 @@ export function registerDomain(program: Command): void {
     });
 
   domain
+    .command('verify <domain>')
+    .description('look up each record in DNS and report ok / missing / mismatch with a fix; stores the result')
+    .option('--json', 'print JSON')
+    .option('-c, --config <file>', 'config file (YAML)')
+    .action(async (name: string, opts: { json?: boolean }, command: Command) => {
+      const { checks, domain: checked } = await withRedis(command, async ({ redis, keys, config }) => {
+        const store = createDomainStore(redis, keys);
+        const found = await store.get(name.toLowerCase());
+        if (!found) throw new Error(`${name} is not a sending domain (add it with: sokutatsu domain add ${name})`);
+        const results = await verifyRecords(recordsFor(found, config.hostname), systemTxtResolver);
+        return { checks: results, domain: await store.recordVerification(found.domain, results.every((c) => c.status === 'ok')) };
+      });
+      if (opts.json) return printJson({ domain: checked?.domain, verified: checked?.verified, checkedAt: checked?.checkedAt, records: checks });
+      for (const c of checks) {
+        process.stdout.write(`${c.status.toUpperCase().padEnd(8)} ${c.type} ${c.host}\n`);
+        if (c.status === 'mismatch') process.stdout.write(`         expected: ${c.expected}\n         found:    ${c.found.join(' | ')}\n`);
+        if (c.fix) process.stdout.write(`         fix: ${c.fix}\n`);
+      }
+      process.stdout.write(checked?.verified ? `${name}: verified\n` : `${name}: not verified yet (DNS changes can take a while to appear; run verify again)\n`);
+      if (!checked?.verified) process.exitCode = 1;
+    });
+
+  domain
     .command('list')
     .description('list sending domains')
     .option('--json', 'print JSON')
@@ -60,7 +84,7 @@ export function registerDomain(program: Command): void {
       const domains = await withRedis(command, async ({ redis, keys }) => createDomainStore(redis, keys).list());
       if (opts.json) return printJson(domains);
       if (domains.length === 0) return void process.stdout.write('no sending domains (add one with: sokutatsu domain add example.com)\n');
-      for (const d of domains) process.stdout.write(`${d.domain}\tselector ${d.selector}\t${d.keyType}\tadded ${d.createdAt}\n`);
+      for (const d of domains) process.stdout.write(`${d.domain}\tselector ${d.selector}\t${d.keyType}\t${d.verified ? `verified ${d.verifiedAt}` : 'not verified'}\tadded ${d.createdAt}\n`);
     });
 
   domain

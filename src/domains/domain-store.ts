@@ -16,6 +16,11 @@ export interface SendingDomain {
   createdAt: string;
   /** the DKIM TXT value to publish */
   dkimRecord: string;
+  /** outcome of the last `domain verify`: every record found as advised */
+  verified?: boolean;
+  /** when the records were last checked, and when they last all passed */
+  checkedAt?: string | null;
+  verifiedAt?: string | null;
 }
 
 interface StoredDomain extends SendingDomain {
@@ -35,6 +40,8 @@ export interface DomainStore {
   get(domain: string): Promise<SendingDomain | null>;
   list(): Promise<SendingDomain[]>;
   remove(domain: string): Promise<boolean>;
+  /** stores the outcome of a DNS check */
+  recordVerification(domain: string, verified: boolean): Promise<SendingDomain | null>;
   /** the key that signs mail From `domain`: its own, or that of its closest registered parent */
   signingKeyFor(domain: string): Promise<SigningKey | null>;
 }
@@ -71,6 +78,16 @@ export function createDomainStore(redis: Redis, keys: Keys): DomainStore {
       cache = null;
       return (await redis.hdel(keys.domains, domain)) === 1;
     },
+    async recordVerification(domain, verified) {
+      const raw = await redis.hget(keys.domains, domain);
+      if (!raw) return null;
+      const stored = JSON.parse(raw) as StoredDomain;
+      const now = new Date().toISOString();
+      Object.assign(stored, { verified, checkedAt: now, verifiedAt: verified ? now : (stored.verifiedAt ?? null) });
+      await redis.hset(keys.domains, domain, JSON.stringify(stored));
+      cache = null;
+      return publicView(stored);
+    },
     async signingKeyFor(domain) {
       const domains = await all();
       const labels = domain.toLowerCase().split('.');
@@ -84,5 +101,8 @@ export function createDomainStore(redis: Redis, keys: Keys): DomainStore {
 }
 
 function publicView(d: StoredDomain): SendingDomain {
-  return { domain: d.domain, selector: d.selector, keyType: d.keyType, createdAt: d.createdAt, dkimRecord: d.dkimRecord };
+  return {
+    domain: d.domain, selector: d.selector, keyType: d.keyType, createdAt: d.createdAt, dkimRecord: d.dkimRecord,
+    verified: d.verified ?? false, checkedAt: d.checkedAt ?? null, verifiedAt: d.verifiedAt ?? null,
+  };
 }
