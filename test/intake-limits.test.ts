@@ -257,6 +257,12 @@ describe('intake limits: one shared app (maxMessageSize 2048, maxRecipients 3)',
     await sendGood(app);
   });
 
+  it('refuses a free-mail From: domain with 550 5.7.1 explaining DMARC, whoever sends it', async () => {
+    expectReply(await headerFromReply('From: Taro <taro@gmail.com>'), 550, '5.7.1', /gmail\.com/, /DMARC/);
+    expectReply(await headerFromReply('From: a@shop.example, x@yahoo.co.jp'), 550, '5.7.1', /yahoo\.co\.jp/);
+    await sendGood(app);
+  });
+
   // RFC 5322 allows one From: field: checking only one of two would let any author stand beside an allowed one.
   it('a second From: header field is refused with 550 5.6.0', async () => {
     expectReply(await headerFromReply('From: a@shop.example\r\nFrom: ceo@bank.example'), 550, '5.6.0', /exactly one/);

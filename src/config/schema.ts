@@ -110,6 +110,22 @@ const delivery = z.strictObject({
   maxMessagesPerConnection: z.number().int().min(1).default(100),
 });
 
+/**
+ * Mailbox providers whose DMARC policy (p=reject / quarantine) makes mail From their addresses
+ * fail when sent by any other server: such From domains are refused at intake.
+ */
+export const FREE_MAIL_DOMAINS = [
+  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.jp', 'ymail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com',
+  'icloud.com', 'me.com', 'mac.com', 'aol.com', 'gmx.com', 'gmx.net', 'web.de', 'mail.ru', 'yandex.ru', 'proton.me', 'protonmail.com',
+  'docomo.ne.jp', 'ezweb.ne.jp', 'au.com', 'softbank.ne.jp', 'i.softbank.jp',
+];
+
+const policy = z.strictObject({
+  requireVerifiedDomains: z.boolean().default(true),
+  /** From domains (and their subdomains) refused with 550 5.7.1: free-mail providers that publish strict DMARC */
+  freeMailDomains: z.array(z.string().min(1).transform((d) => d.toLowerCase())).default(FREE_MAIL_DOMAINS),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -126,9 +142,7 @@ export const configSchema = z.strictObject({
     })
     .default({ url: '', namespace: 'sokutatsu' }),
   smtp: smtp.default(smtp.parse({})),
-  policy: z
-    .strictObject({ requireVerifiedDomains: z.boolean().default(true) })
-    .default({ requireVerifiedDomains: true }),
+  policy: policy.default(policy.parse({})),
   http: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -176,7 +176,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
     helo: session.hostNameAppearsAs || 'unknown',
     protocol: session.transmissionType || 'ESMTP',
     source: role,
-  }, config.hostname);
+  }, { hostname: config.hostname, freeMailDomains: config.policy.freeMailDomains });
 
   try {
     await withDeadline(deps.store.accept(message), config.smtp.limits.storeTimeoutSeconds * 1000);

@@ -15,6 +15,11 @@ import type { IncomingMessage } from '../store/types.js';
 import { smtpError } from './reply.js';
 import { domainAllowed, mailboxDomain } from './users.js';
 
+export interface IntakePolicy {
+  hostname: string;
+  freeMailDomains: string[];
+}
+
 export interface Submitter {
   /** authenticated user name and allowed domains, or null for a trusted network */
   user: { name: string; domains: string[] } | null;
@@ -29,13 +34,15 @@ export interface Envelope {
   recipients: string[];
 }
 
-export function prepareMessage(id: string, raw: Buffer, envelope: Envelope, submitter: Submitter, hostname: string, now = new Date()): IncomingMessage {
+export function prepareMessage(id: string, raw: Buffer, envelope: Envelope, submitter: Submitter, policy: IntakePolicy, now = new Date()): IncomingMessage {
+  const { hostname } = policy;
   const problem = lineEndingProblem(raw);
   if (problem) {
     throw smtpError(550, '5.6.0', `Message refused: it contains ${problem}; SMTP requires CRLF line endings and no NUL bytes`);
   }
   const fields = readHeaderFields(raw);
   const fromMailboxes = authorMailboxes(fields);
+  fromMailboxes.forEach((address) => refuseFreeMail(address, policy.freeMailDomains));
   if (submitter.user) fromMailboxes.forEach((address) => checkFromDomain(address, submitter.user!));
   const headerFrom = fromMailboxes[0] ?? null;
 
@@ -93,6 +100,13 @@ function checkFromDomain(address: string, user: { name: string; domains: string[
   if (domain === null) throw smtpError(550, '5.1.7', `From: header address "${address.slice(0, 100)}" is not a valid mailbox (local-part@domain)`);
   if (!domainAllowed(domain, user.domains)) {
     throw smtpError(550, '5.7.1', `From: header domain ${domain} is not allowed for user ${user.name} (allowed: ${user.domains.join(', ') || 'none'})`);
+  }
+}
+
+function refuseFreeMail(address: string, freeMail: string[]): void {
+  const domain = mailboxDomain(address);
+  if (domain && domainAllowed(domain, freeMail)) {
+    throw smtpError(550, '5.7.1', `From: ${domain} addresses cannot be sent through this server: ${domain} publishes a DMARC policy that makes receivers reject its mail from any other server; use an address on your own sending domain`);
   }
 }
 
