@@ -26,6 +26,7 @@ import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
 import { createMetrics, registryMetrics, type Metrics } from './metrics.js';
 import { claimDataDir } from './datadir.js';
+import { waitAtMost } from './deadline.js';
 import { createDomainStore } from './domains/domain-store.js';
 
 export interface AppOptions {
@@ -125,7 +126,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
       stopping ??= (async () => {
         log.info('shutting down: refusing new SMTP sessions, finishing transactions and deliveries in flight');
         await intake.drain();
-        await withTimeout(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
+        await waitAtMost(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
         if (http) await new Promise<void>((r) => http!.close(() => r()));
         await queue.close();
         for (const c of [redis, queueConnection, workerConnection]) await c.quit().catch(() => c.disconnect());
@@ -144,11 +145,4 @@ export function listenHttp(fetch: (req: Request) => Response | Promise<Response>
     const server = serve({ fetch, hostname, port }, () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`http.port: cannot listen on ${hostname}:${port}: ${err.code === 'EADDRINUSE' ? 'another program uses it' : err.message}`)));
   });
-}
-
-export async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((r) => (timer = setTimeout(() => (onTimeout(), r()), ms)));
-  await Promise.race([work, timeout]);
-  clearTimeout(timer);
 }

@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { listenHttp, openRedis, startApp, withTimeout, type App } from './app.js';
+import { listenHttp, openRedis, startApp, type App } from './app.js';
+import { waitAtMost } from './deadline.js';
 import { claimDataDir } from './datadir.js';
 import { createRedis, type RedisTarget } from './redis/connection.js';
 import { createKeys } from './redis/keys.js';
@@ -81,7 +82,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
       const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
       const exited = Promise.all(alive.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r())))));
       for (const w of alive) w.process.kill('SIGTERM');
-      await withTimeout(exited, (config.shutdown.graceSeconds + 10) * 1000, () => {
+      await waitAtMost(exited, (config.shutdown.graceSeconds + 10) * 1000, () => {
         log.warn('cluster workers did not stop in time: killing them (their deliveries are retried after restart)');
         for (const w of alive) w.process.kill('SIGKILL');
       });

@@ -8,6 +8,7 @@
  */
 import { promises as dns } from 'node:dns';
 import type { DnsRecord } from './records.js';
+import { withDeadline } from '../deadline.js';
 
 export interface TxtResolver {
   resolveTxt(name: string): Promise<string[][]>;
@@ -35,7 +36,7 @@ async function checkTxt(record: DnsRecord, resolver: TxtResolver): Promise<Recor
   const base = { host: record.host, type: record.type, purpose: record.purpose, expected: record.value };
   let found: string[];
   try {
-    found = (await withTimeout(resolver.resolveTxt(record.host), LOOKUP_TIMEOUT_MS)).map((parts) => parts.join(''));
+    found = (await withDeadline(resolver.resolveTxt(record.host), LOOKUP_TIMEOUT_MS, `no answer within ${LOOKUP_TIMEOUT_MS / 1000} s`)).map((parts) => parts.join(''));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return { ...base, status: 'missing', found: [], fix: `publish TXT ${record.host} "${record.value}" (lookup: ${code})` };
@@ -78,10 +79,4 @@ function tag(value: string, name: string): string | undefined {
     if (k?.trim().toLowerCase() === name) return v.join('=').replace(/\s+/g, '');
   }
   return undefined;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), ms)));
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -21,6 +21,7 @@ import { networkList, normalizeIp } from './networks.js';
 import { prepareMessage } from './prepare.js';
 import { smtpError, type SmtpReplyError } from './reply.js';
 import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connections.js';
+import { withDeadline } from '../deadline.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -179,7 +180,9 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   }, { hostname: config.hostname, freeMailDomains: config.policy.freeMailDomains });
 
   try {
-    await withDeadline(deps.store.accept(message), config.smtp.limits.storeTimeoutSeconds * 1000);
+    // Bounded: the client is told 451 instead of hanging while Redis restarts. The write may still
+    // land afterwards; the client then sends again and the message goes twice — never lost.
+    await withDeadline(deps.store.accept(message), config.smtp.limits.storeTimeoutSeconds * 1000, `not stored within ${config.smtp.limits.storeTimeoutSeconds} s (is Redis reachable?)`);
   } catch (err) {
     log.error({ ...txLog, err: (err as Error).message }, 'smtp message not stored: replying with a temporary failure');
     throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
@@ -188,17 +191,6 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
   return id;
-}
-
-/**
- * Bounds the wait for Redis (restarting, say): the client is told 451 instead of hanging. The
- * write may still land afterwards; the client then sends again and the message goes twice —
- * at-least-once, never lost.
- */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not stored within ${ms / 1000} s (is Redis reachable?)`)), ms)));
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */
