@@ -102,10 +102,10 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
   const tokens = createTokenStore(redis, keys, config.admin.token);
   let tls = await loadTls(config, log);
-
   const domains = createDomainStore(redis, keys);
+
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver: options.resolver ?? systemResolver, metrics, domains });
-  const intake = await startIntake({ config, log, store, auth, tls, metrics });
+  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
   if (config.http.enabled && !options.clusterWorker) {

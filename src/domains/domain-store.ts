@@ -44,6 +44,8 @@ export interface DomainStore {
   recordVerification(domain: string, verified: boolean): Promise<SendingDomain | null>;
   /** the key that signs mail From `domain`: its own, or that of its closest registered parent */
   signingKeyFor(domain: string): Promise<SigningKey | null>;
+  /** the registered domain (itself or its closest parent) that covers `domain`, with its verification state */
+  sendingDomainFor(domain: string): Promise<SendingDomain | null>;
 }
 
 const CACHE_MS = 30_000;
@@ -89,15 +91,24 @@ export function createDomainStore(redis: Redis, keys: Keys): DomainStore {
       return publicView(stored);
     },
     async signingKeyFor(domain) {
-      const domains = await all();
-      const labels = domain.toLowerCase().split('.');
-      for (let i = 0; i < labels.length - 1; i++) {
-        const d = domains.get(labels.slice(i).join('.'));
-        if (d) return { domain: d.domain, selector: d.selector, algorithm: d.algorithm, privateKey: d.privateKey };
-      }
-      return null;
+      const d = closest(await all(), domain);
+      return d ? { domain: d.domain, selector: d.selector, algorithm: d.algorithm, privateKey: d.privateKey } : null;
+    },
+    async sendingDomainFor(domain) {
+      const d = closest(await all(), domain);
+      return d ? publicView(d) : null;
     },
   };
+}
+
+/** `domain` itself or its closest registered parent (never a bare TLD). */
+function closest(domains: Map<string, StoredDomain>, domain: string): StoredDomain | null {
+  const labels = domain.toLowerCase().split('.');
+  for (let i = 0; i < labels.length - 1; i++) {
+    const d = domains.get(labels.slice(i).join('.'));
+    if (d) return d;
+  }
+  return null;
 }
 
 function publicView(d: StoredDomain): SendingDomain {

@@ -22,6 +22,7 @@ import { prepareMessage } from './prepare.js';
 import { smtpError, type SmtpReplyError } from './reply.js';
 import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connections.js';
 import { withDeadline } from '../deadline.js';
+import type { DomainStore } from '../domains/domain-store.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -32,6 +33,7 @@ export interface ListenerDeps {
   auth: AuthGuard;
   tls: TlsMaterial;
   metrics: Metrics;
+  domains: DomainStore;
   /** shared by all listeners: open connections per client IP */
   connectionsPerIp: Map<string, number>;
   isDraining: () => boolean;
@@ -179,6 +181,8 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
     source: role,
   }, { hostname: config.hostname, freeMailDomains: config.policy.freeMailDomains });
 
+  if (config.policy.requireVerifiedDomains) await requireVerifiedDomain(message.headerFrom, deps.domains);
+
   try {
     // Bounded: the client is told 451 instead of hanging while Redis restarts. The write may still
     // land afterwards; the client then sends again and the message goes twice — never lost.
@@ -191,6 +195,19 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
   return id;
+}
+
+/** policy.requireVerifiedDomains: mail must be From a sending domain whose DNS records verified. */
+async function requireVerifiedDomain(headerFrom: string | null, domains: DomainStore): Promise<void> {
+  if (!headerFrom) throw smtpError(550, '5.6.0', 'Message has no From: header; a From: on a verified sending domain is required');
+  const domain = headerFrom.slice(headerFrom.lastIndexOf('@') + 1).toLowerCase();
+  const sending = await domains.sendingDomainFor(domain);
+  if (!sending) {
+    throw smtpError(550, '5.7.1', `From: domain ${domain} is not a sending domain of this server; add it with \`sokutatsu domain add ${domain}\`, publish what \`sokutatsu domain records ${domain}\` shows, then \`sokutatsu domain verify ${domain}\``);
+  }
+  if (!sending.verified) {
+    throw smtpError(550, '5.7.1', `From: domain ${domain} is not verified yet: publish what \`sokutatsu domain records ${sending.domain}\` shows, then run \`sokutatsu domain verify ${sending.domain}\``);
+  }
 }
 
 /** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */

@@ -30,6 +30,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       trustedNetworks: [],
     },
     http: { host: '127.0.0.1', port: 0 },
+    // Most tests send From domains that are not sending domains; the policy has its own test.
+    policy: { requireVerifiedDomains: false },
     admin: { token: ADMIN_TOKEN },
     delivery: { retry: { firstDelaySeconds: 1, maxDelaySeconds: 2, maxAgeSeconds: 3600 } },
     shutdown: { graceSeconds: 5 },

@@ -70,6 +70,7 @@ export async function createInstance(options: InstanceOptions): Promise<Instance
       trustedNetworks: ['127.0.0.1/32'],
     },
     http: { host: '127.0.0.1', port: ports.http },
+    policy: { requireVerifiedDomains: false },
     admin: { token: PROCESS_ADMIN_TOKEN },
     delivery: {
       routes: [{ match: '*', host: '127.0.0.1', port: options.sinkPort, tls: 'none' }],

@@ -1,0 +1,67 @@
+/**
+ * policy.requireVerifiedDomains: mail must be From a sending domain (or a subdomain of one) whose
+ * DNS records verified; the refusal names the domain and the command that shows what to publish.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { createDomainStore } from '../src/domains/domain-store.js';
+import { startTestApp } from './support/app.js';
+import { startSink, type Sink } from './support/sink.js';
+import { RawSmtp, type SmtpReply } from './support/raw-smtp.js';
+
+let app: App;
+let sink: Sink;
+
+beforeAll(async () => {
+  sink = await startSink();
+  app = await startTestApp({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    policy: { requireVerifiedDomains: true },
+    delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sink.port, tls: 'none' }] },
+  });
+  // Set up before the first message: a running Sokutatsu reads domain changes within 30 s.
+  const domains = createDomainStore(app.redis, app.keys);
+  await domains.add('pending.example', 'sel1', 'ed25519');
+  await domains.add('shop.example', 'sel1', 'ed25519');
+  await domains.recordVerification('shop.example', true);
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await sink?.close();
+});
+
+async function sendFrom(from: string | null): Promise<SmtpReply> {
+  const { client } = await RawSmtp.connect(app.ports.submission!);
+  await client.ehlo();
+  await client.send('MAIL FROM:<bounces@shop.example>');
+  await client.send('RCPT TO:<x@dest.example>');
+  const reply = await client.data(`${from ? `From: ${from}\r\n` : ''}To: x@dest.example\r\nSubject: policy\r\n\r\nHello.\r\n`);
+  await client.close();
+  return reply;
+}
+
+describe('policy.requireVerifiedDomains', () => {
+  it('refuses a From domain that is not a sending domain, naming it and the command to run', async () => {
+    const reply = await sendFrom('a@unknown.example');
+    expect(reply.text).toMatch(/^550 5\.7\.1 From: domain unknown\.example is not a sending domain/);
+    expect(reply.text).toContain('sokutatsu domain add unknown.example');
+  });
+
+  it('refuses a sending domain whose records have not verified', async () => {
+    const reply = await sendFrom('a@pending.example');
+    expect(reply.text).toMatch(/^550 5\.7\.1 From: domain pending\.example is not verified yet/);
+    expect(reply.text).toContain('sokutatsu domain records pending.example');
+  });
+
+  it('refuses a message without From:', async () => {
+    expect((await sendFrom(null)).text).toMatch(/^550 5\.6\.0 Message has no From: header/);
+  });
+
+  it('accepts a verified domain and its subdomains, and signs their mail', async () => {
+    expect((await sendFrom('a@shop.example')).text).toMatch(/^250 .*queued as/);
+    expect((await sendFrom('news@mail.shop.example')).text).toMatch(/^250 .*queued as/);
+    const received = await sink.waitFor(2);
+    for (const m of received) expect(m.text).toMatch(/^DKIM-Signature: .*d=shop\.example/s);
+  });
+});
