@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from './pid.js';
 
 export class DataDirBusyError extends Error {
   override name = 'DataDirBusyError';
@@ -48,11 +49,3 @@ export function claimDataDir(dataDir: string): { release(): void } {
   };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

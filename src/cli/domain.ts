@@ -8,8 +8,8 @@ import { KEY_TYPES, type KeyType } from '../domains/dkim-key.js';
 import { recordsFor, type DnsRecord } from '../domains/records.js';
 import { systemTxtResolver, verifyRecords } from '../domains/verify.js';
 import { printJson, UsageError, withRedis } from './context.js';
+import { isDomainName } from '../mime/address.js';
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 export function registerDomain(program: Command): void {
@@ -23,7 +23,7 @@ export function registerDomain(program: Command): void {
     .option('--json', 'print the domain as JSON')
     .option('-c, --config <file>', 'config file (YAML)')
     .action(async (name: string, opts: { selector: string; key: string; json?: boolean }, command: Command) => {
-      if (!DOMAIN.test(name)) throw new UsageError(`not a domain name: ${name}`);
+      if (!isDomainName(name)) throw new UsageError(`not a domain name: ${name}`);
       if (!SELECTOR.test(opts.selector)) throw new UsageError(`not a valid selector: ${opts.selector} (letters, digits and -)`);
       if (!(KEY_TYPES as readonly string[]).includes(opts.key)) throw new UsageError(`--key must be one of ${KEY_TYPES.join(', ')}`);
       const { added, records } = await withRedis(command, async ({ redis, keys, config }) => {

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { createUserStore, generatePassword, USER_NAME } from '../intake/users.js';
 import { printJson, readStdin, UsageError, withRedis } from './context.js';
+import { isDomainName } from '../mime/address.js';
 
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$/i;
 
 export function registerUser(program: Command): void {
   const user = program.command('user').description('manage SMTP/API users (credentials and allowed sending domains)');
@@ -19,7 +19,7 @@ export function registerUser(program: Command): void {
     .option('-c, --config <file>', 'config file (YAML)')
     .action(async (name: string, opts: { domain: string[]; passwordStdin?: boolean; json?: boolean }, command: Command) => {
       if (!USER_NAME.test(name)) throw new UsageError(`user name "${name}" is not valid: use 1–128 letters, digits and . _ @ + -`);
-      const bad = opts.domain.filter((d) => !DOMAIN.test(d));
+      const bad = opts.domain.filter((d) => !isDomainName(d) && d.toLowerCase() !== 'localhost');
       if (bad.length) throw new UsageError(`not a domain name: ${bad.join(', ')}`);
       const given = opts.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : null;
       if (given !== null && given.length < 8) throw new UsageError('the password read from stdin is shorter than 8 characters');

@@ -18,6 +18,7 @@ import { DELIVERY_QUEUE, type DeliveryJob } from '../queue/delivery-queue.js';
 import { nextRetry } from '../queue/retry.js';
 import { transformForRecipient, type Prepared } from '../transform/transform.js';
 import type { DomainStore } from '../domains/domain-store.js';
+import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { ConnectionPool } from './pool.js';
@@ -95,14 +96,14 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, pool: ConnectionPool): Promise<AttemptOutcome> {
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
-  const fromDomain = message.headerFrom ? message.headerFrom.slice(message.headerFrom.lastIndexOf('@') + 1) : null;
+  const fromDomain = message.headerFrom ? domainOf(message.headerFrom) : null;
   let prepared: Prepared;
   try {
     prepared = await transformForRecipient(body, fromDomain ? await deps.domains.signingKeyFor(fromDomain) : null, fromDomain);
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
-  const domain = address.slice(address.lastIndexOf('@') + 1);
+  const domain = domainOf(address);
   const destination = await resolveDestination(domain, deps.config.delivery.routes, deps.resolver);
   if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
   if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };

@@ -23,6 +23,7 @@ import { smtpError, type SmtpReplyError } from './reply.js';
 import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connections.js';
 import { withDeadline } from '../deadline.js';
 import type { DomainStore } from '../domains/domain-store.js';
+import { domainOf } from '../mime/address.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -200,7 +201,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
 /** policy.requireVerifiedDomains: mail must be From a sending domain whose DNS records verified. */
 async function requireVerifiedDomain(headerFrom: string | null, domains: DomainStore): Promise<void> {
   if (!headerFrom) throw smtpError(550, '5.6.0', 'Message has no From: header; a From: on a verified sending domain is required');
-  const domain = headerFrom.slice(headerFrom.lastIndexOf('@') + 1).toLowerCase();
+  const domain = domainOf(headerFrom);
   const sending = await domains.sendingDomainFor(domain);
   if (!sending) {
     throw smtpError(550, '5.7.1', `From: domain ${domain} is not a sending domain of this server; add it with \`sokutatsu domain add ${domain}\`, publish what \`sokutatsu domain records ${domain}\` shows, then \`sokutatsu domain verify ${domain}\``);

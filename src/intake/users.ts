@@ -8,6 +8,7 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+export { mailboxDomain } from '../mime/address.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -68,13 +69,6 @@ export function createUserStore(redis: Redis, keys: Keys): UserStore {
 
 export function normalizeDomain(domain: string): string {
   return domain.trim().toLowerCase().replace(/\.$/, '');
-}
-
-const MAILBOX = /^[^@\s]+@[^@\s]+$/;
-
-/** The domain of `local@domain`, or null for anything else (`a@b@c`, no @): such an address is refused. */
-export function mailboxDomain(address: string): string | null {
-  return MAILBOX.test(address) ? address.slice(address.lastIndexOf('@') + 1) : null;
 }
 
 /** True when `domain` is one of `allowed` or a subdomain of one. */

@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../pid.js';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -154,14 +155,6 @@ async function adoptRunning(socketPath: string, pidFile: string): Promise<number
   return (await ping(socketPath)) ? pid : undefined;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function ping(socketPath: string): Promise<boolean> {
   const client = new Redis({ path: socketPath, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
