@@ -126,6 +126,38 @@ const policy = z.strictObject({
   freeMailDomains: z.array(z.string().min(1).transform((d) => d.toLowerCase())).default(FREE_MAIL_DOMAINS),
 });
 
+const dnsSettings = z.strictObject({
+  /** DNS servers to ask ("192.0.2.53", "[2001:db8::53]:53", "127.0.0.1:5353"); empty: the system's (/etc/resolv.conf) */
+  servers: z.array(z.string().min(1)).default([]),
+  /** seconds before one lookup is given up (counts as a temporary failure, never as "no such domain") */
+  timeoutSeconds: z.number().int().min(1).max(60).default(5),
+});
+
+const domainLabel = z.string().regex(/^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)?$/i, { message: 'expected one DNS label (letters, digits, -) or ""' });
+
+const domainSettings = z.strictObject({
+  /** secret that encrypts DKIM private keys stored in Redis (AES-256-GCM); or SOKUTATSU_KEY_ENCRYPTION_KEY. Empty: keys stored as PEM */
+  keyEncryptionKey: z.string().default(''),
+  /** what the SPF records authorise; all empty: "a:<hostname>" (the address hostname resolves to) */
+  spf: z
+    .strictObject({
+      ip4: z.array(cidr.refine((v) => isIP(v.split('/')[0] ?? '') === 4, { message: 'expected an IPv4 address or CIDR' })).default([]),
+      ip6: z.array(cidr.refine((v) => isIP(v.split('/')[0] ?? '') === 6, { message: 'expected an IPv6 address or CIDR' })).default([]),
+      include: z.array(z.string().min(1)).default([]),
+    })
+    .default({ ip4: [], ip6: [], include: [] }),
+  /** label of the return-path subdomain (<label>.<domain>: MX to hostname, its own SPF) used as envelope sender */
+  returnPathLabel: domainLabel.default('rp'),
+  /** label of the tracking host (<label>.<domain> CNAME to http.publicUrl's host); "" for none */
+  trackingLabel: domainLabel.default('track'),
+  /** where DMARC aggregate reports go (rua); empty: dmarc-reports@<domain> */
+  dmarcReportAddress: z.string().default(''),
+  /** seconds between automatic DNS re-checks of every sending domain; 0: only `domain verify` checks */
+  recheckIntervalSeconds: z.number().int().min(0).default(3600),
+  /** seconds the record of a replaced DKIM key should stay published after rotation */
+  rotationGraceSeconds: z.number().int().min(0).default(604_800),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -161,6 +193,8 @@ export const configSchema = z.strictObject({
       bodyRetentionSeconds: z.number().int().min(0).default(0),
     })
     .default({ retentionSeconds: 604_800, bodyRetentionSeconds: 0 }),
+  dns: dnsSettings.default(dnsSettings.parse({})),
+  domains: domainSettings.default(domainSettings.parse({})),
   webhooks: z
     .strictObject({ allowPrivateTargets: z.boolean().default(false) })
     .default({ allowPrivateTargets: false }),
