@@ -21,19 +21,20 @@ import { createAuthGuard } from './intake/auth.js';
 import { loadTls } from './intake/tls.js';
 import { startIntake, type Intake } from './intake/intake.js';
 import { startDeliveryWorker } from './delivery/worker.js';
-import { systemResolver, type Resolver } from './delivery/routes.js';
+import { createResolver, type DnsResolver } from './dns.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
 import { createMetrics, registryMetrics, type Metrics } from './metrics.js';
 import { claimDataDir } from './datadir.js';
 import { waitAtMost } from './deadline.js';
-import { createDomainStore } from './domains/domain-store.js';
+import { openDomains } from './domains/domain-service.js';
+import { startDomainRecheck } from './domains/recheck.js';
 
 export interface AppOptions {
   config: Config;
   log?: Logger;
-  /** DNS for MX lookups; tests inject one so nothing queries the internet */
-  resolver?: Resolver;
+  /** DNS for MX lookups and domain checks; default: built from `dns` in the config */
+  resolver?: DnsResolver;
   /**
    * Set in a cluster worker: the Redis its primary opened. The primary owns dataDir, the
    * embedded Redis and the HTTP server; the worker runs SMTP listeners and delivery.
@@ -102,14 +103,17 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
   const tokens = createTokenStore(redis, keys, config.admin.token);
   let tls = await loadTls(config, log);
-  const domains = createDomainStore(redis, keys);
+  const resolver = options.resolver ?? createResolver(config.dns);
+  const { store: domains, service: domainService } = openDomains(redis, keys, config, resolver, log);
 
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver: options.resolver ?? systemResolver, metrics, domains });
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
+  // In a cluster the primary runs the re-check and the HTTP API.
+  const recheck = options.clusterWorker ? null : startDomainRecheck({ service: domainService, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   if (config.http.enabled && !options.clusterWorker) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry) }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }
@@ -125,6 +129,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
     stop() {
       stopping ??= (async () => {
         log.info('shutting down: refusing new SMTP sessions, finishing transactions and deliveries in flight');
+        recheck?.stop();
         await intake.drain();
         await waitAtMost(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
         if (http) await new Promise<void>((r) => http!.close(() => r()));

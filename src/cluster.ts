@@ -22,6 +22,9 @@ import { createDeliveryQueue } from './queue/delivery-queue.js';
 import { createMessageStore } from './store/messages.js';
 import { createTokenStore } from './http/tokens.js';
 import { createHttpApp } from './http/app.js';
+import { createResolver } from './dns.js';
+import { openDomains } from './domains/domain-service.js';
+import { startDomainRecheck } from './domains/recheck.js';
 import { loadTls } from './intake/tls.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
@@ -68,8 +71,10 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const store = createMessageStore(redis, queue, keys, config.store);
   const aggregator = new AggregatorRegistry();
   const metrics = { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
+  const { service: domains } = openDomains(redis, keys, config, createResolver(config.dns), log);
+  const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains }).fetch, config.http.host, config.http.port)
     : null;
 
   return {
@@ -79,6 +84,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
     },
     async stop() {
       stopping = true;
+      recheck.stop();
       const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
       const exited = Promise.all(alive.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r())))));
       for (const w of alive) w.process.kill('SIGTERM');

@@ -107,9 +107,9 @@ describe('cli', () => {
     expect((await cli(['domain', 'add', 'shop.example', '--config', file])).code).toBe(1);
     expect((await cli(['domain', 'add', 'shop.example', '--key', 'dsa', '--config', file])).code).toBe(2);
     const records = JSON.parse((await cli(['domain', 'records', 'shop.example', '--json', '--config', file])).stdout) as { type: string; host: string; value: string; purpose: string }[];
-    expect(records.map((r) => r.host)).toEqual(['sel1._domainkey.shop.example', 'shop.example', '_dmarc.shop.example']);
+    expect(records.map((r) => `${r.type} ${r.host}`)).toEqual(['TXT sel1._domainkey.shop.example', 'TXT shop.example', 'TXT _dmarc.shop.example', 'MX rp.shop.example', 'TXT rp.shop.example']);
     expect(JSON.stringify(records)).not.toMatch(/PRIVATE KEY/);
-    expect((await cli(['domain', 'list', '--config', file])).stdout).toMatch(/^shop\.example\tselector sel1\ted25519/m);
+    expect((await cli(['domain', 'list', '--config', file])).stdout).toMatch(/^shop\.example\tsel1 ed25519\tnot verified/m);
     expect((await cli(['domain', 'remove', 'shop.example', '--config', file])).code).toBe(0);
     expect((await cli(['domain', 'records', 'shop.example', '--config', file])).code).toBe(1);
   });

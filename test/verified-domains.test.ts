@@ -4,31 +4,34 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { createDomainStore } from '../src/domains/domain-store.js';
-import { startTestApp } from './support/app.js';
+import { apiCall, apiGet, startTestApp } from './support/app.js';
+import { startDnsServer, type DnsTestServer } from './support/dns-server.js';
+import { publish } from './support/published-dns.js';
 import { startSink, type Sink } from './support/sink.js';
 import { RawSmtp, type SmtpReply } from './support/raw-smtp.js';
 
 let app: App;
 let sink: Sink;
+let dns: DnsTestServer;
 
 beforeAll(async () => {
   sink = await startSink();
+  dns = await startDnsServer();
   app = await startTestApp({
     smtp: { trustedNetworks: ['127.0.0.1/32'] },
     policy: { requireVerifiedDomains: true },
+    dns: { servers: [dns.address] },
     delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sink.port, tls: 'none' }] },
   });
-  // Set up before the first message: a running Sokutatsu reads domain changes within 30 s.
-  const domains = createDomainStore(app.redis, app.keys);
-  await domains.add('pending.example', 'sel1', 'ed25519');
-  await domains.add('shop.example', 'sel1', 'ed25519');
-  await domains.recordVerification('shop.example', true);
+  for (const domain of ['pending.example', 'shop.example']) expect((await apiCall(app, 'POST', '/api/v1/domains', { domain, key: 'ed25519' })).status).toBe(201);
+  publish(dns, (await apiGet(app, '/api/v1/domains/shop.example/records')).body.records);
+  expect((await apiCall(app, 'POST', '/api/v1/domains/shop.example/verify')).body.verified).toBe(true);
 });
 
 afterAll(async () => {
   await app?.stop();
   await sink?.close();
+  await dns?.close();
 });
 
 async function sendFrom(from: string | null): Promise<SmtpReply> {

@@ -5,20 +5,10 @@
  * "no such mail domain" answer (NXDOMAIN, null MX per RFC 7505), or a temporary DNS failure.
  * DNS is injected (`Resolver`), so tests and air-gapped installs never query the internet.
  */
-import { promises as dns } from 'node:dns';
 import type { Route } from '../config/schema.js';
+import type { DnsResolver } from '../dns.js';
 
-export interface Resolver {
-  resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
-  resolve4(domain: string): Promise<string[]>;
-  resolve6(domain: string): Promise<string[]>;
-}
-
-export const systemResolver: Resolver = {
-  resolveMx: (d) => dns.resolveMx(d),
-  resolve4: (d) => dns.resolve4(d),
-  resolve6: (d) => dns.resolve6(d),
-};
+export type Resolver = Pick<DnsResolver, 'resolveMx' | 'resolve4' | 'resolve6'>;
 
 export interface Target {
   host: string;

@@ -17,7 +17,8 @@ import { FINAL_STATUSES, type MessageEvent, type RecipientState, type StoredMess
 import { DELIVERY_QUEUE, type DeliveryJob } from '../queue/delivery-queue.js';
 import { nextRetry } from '../queue/retry.js';
 import { transformForRecipient, type Prepared } from '../transform/transform.js';
-import type { DomainStore } from '../domains/domain-store.js';
+import type { DomainStore, Signer } from '../domains/domain-store.js';
+import { returnPathHost } from '../domains/records.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
@@ -98,8 +99,10 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
   const fromDomain = message.headerFrom ? domainOf(message.headerFrom) : null;
   let prepared: Prepared;
+  let signer: Signer | null;
   try {
-    prepared = await transformForRecipient(body, fromDomain ? await deps.domains.signingKeyFor(fromDomain) : null, fromDomain);
+    signer = fromDomain ? await deps.domains.signerFor(fromDomain) : null;
+    prepared = transformForRecipient(body, signer?.keys ?? [], fromDomain);
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
@@ -107,8 +110,18 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const destination = await resolveDestination(domain, deps.config.delivery.routes, deps.resolver);
   if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
   if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
-  const outcome = await attemptDelivery(pool, destination.targets, { from: message.mailFrom, to: address }, prepared.wire);
+  const outcome = await attemptDelivery(pool, destination.targets, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
+}
+
+/**
+ * MAIL FROM on the wire: for a verified sending domain, an address on its return-path
+ * subdomain (SPF then aligns with the From domain and bounces come back here); otherwise what
+ * the client gave. The null sender stays null (it marks a message that must not be bounced).
+ */
+function envelopeSender(mailFrom: string, signer: Signer | null, config: Config): string {
+  const host = signer?.verified ? returnPathHost(signer.domain, config) : null;
+  return host && mailFrom ? `bounces@${host}` : mailFrom;
 }
 
 interface Recorded {

@@ -1,104 +1,212 @@
 /**
- * Sending domains and their DKIM keys, kept in Redis.
+ * Sending domains, their DKIM keys and DNS-check state, kept in Redis.
  *
- * Promises: private keys never leave this module except to the signer (`signingKeyFor`); a
- * domain's signing key is looked up for a From domain or its closest registered parent; reads
- * for signing are cached briefly in memory, since every delivery asks.
+ * Promises: private keys leave this module only as parsed KeyObjects for the signer
+ * (`signingKeysFor`) and are sealed at rest when a key-encryption secret is set; a From domain
+ * is covered by itself or its closest registered parent; changes are read-modify-write under
+ * WATCH, so a CLI `verify` and the periodic re-check cannot overwrite each other; reads for
+ * signing are cached briefly in memory, since every delivery asks.
  */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import type { SigningKey } from '../transform/dkim.js';
 import { generateDkimKey, type DkimKey, type KeyType } from './dkim-key.js';
+import type { KeyVault } from './key-vault.js';
+import type { RecordCheck } from './verify.js';
 
-export interface SendingDomain {
-  domain: string;
+/** active: signs mail; pending: published by the operator, signs once its record verifies; retired: replaced */
+export type KeyState = 'active' | 'pending' | 'retired';
+
+export interface DomainKey {
   selector: string;
   keyType: KeyType;
+  algorithm: DkimKey['algorithm'];
+  /** the DKIM TXT value to publish at <selector>._domainkey.<domain> */
+  record: string;
+  state: KeyState;
   createdAt: string;
-  /** the DKIM TXT value to publish */
-  dkimRecord: string;
-  /** outcome of the last `domain verify`: every record found as advised */
-  verified?: boolean;
-  /** when the records were last checked, and when they last all passed */
-  checkedAt?: string | null;
-  verifiedAt?: string | null;
+  activatedAt: string | null;
+  retiredAt: string | null;
 }
 
-interface StoredDomain extends SendingDomain {
-  algorithm: DkimKey['algorithm'];
-  privateKey: string;
-}
-
-export interface SigningKey {
+/** A domain as stored, minus the private keys. */
+export interface DomainState {
   domain: string;
+  createdAt: string;
+  keys: DomainKey[];
+  /** every required record was found as advised at the last conclusive check */
+  verified: boolean;
+  checkedAt: string | null;
+  verifiedAt: string | null;
+  /** per-record outcome of the last check */
+  checks: RecordCheck[] | null;
+  /** the DMARC record the domain already publishes (found at the last check): its policy is kept */
+  existingDmarc: string | null;
+}
+
+export interface SendingDomain extends DomainState {
+  /** the first active key, the one `domain records` leads with */
   selector: string;
-  algorithm: DkimKey['algorithm'];
+  keyType: KeyType;
+  dkimRecord: string;
+}
+
+interface StoredKey extends DomainKey {
   privateKey: string;
+}
+
+interface StoredDomain extends Omit<DomainState, 'keys'> {
+  keys: StoredKey[];
+}
+
+export interface DomainEvent {
+  at: string;
+  type: 'added' | 'verified' | 'unverified' | 'check_failed' | 'key_added' | 'key_activated' | 'key_retired';
+  detail: string;
+}
+
+export interface Signer {
+  domain: string;
+  verified: boolean;
+  keys: SigningKey[];
+}
+
+export interface DomainChangeTools {
+  /** generates a key (sealed for storage) and adds it to the domain in the given state */
+  addKey(selector: string, keyType: KeyType, state: KeyState): DomainKey;
 }
 
 export interface DomainStore {
-  add(domain: string, selector: string, keyType: KeyType): Promise<SendingDomain>;
+  /** null when the domain is already registered */
+  create(domain: string, selector: string, keyType: KeyType): Promise<SendingDomain | null>;
   get(domain: string): Promise<SendingDomain | null>;
   list(): Promise<SendingDomain[]>;
   remove(domain: string): Promise<boolean>;
-  /** stores the outcome of a DNS check */
-  recordVerification(domain: string, verified: boolean): Promise<SendingDomain | null>;
-  /** the key that signs mail From `domain`: its own, or that of its closest registered parent */
-  signingKeyFor(domain: string): Promise<SigningKey | null>;
-  /** the registered domain (itself or its closest parent) that covers `domain`, with its verification state */
+  /** applies `change` to the stored state atomically (retried if another writer got there first); null: no such domain */
+  modify<T>(domain: string, change: (d: DomainState, tools: DomainChangeTools) => T): Promise<{ domain: SendingDomain; result: T } | null>;
+  appendEvents(domain: string, events: DomainEvent[]): Promise<void>;
+  events(domain: string, limit?: number): Promise<DomainEvent[]>;
+  /** what delivery needs for mail From `domain`: the covering registered domain, whether it is verified, its active keys */
+  signerFor(domain: string): Promise<Signer | null>;
+  /** the registered domain (itself or its closest parent) that covers `domain` */
   sendingDomainFor(domain: string): Promise<SendingDomain | null>;
 }
 
 const CACHE_MS = 30_000;
+const EVENTS_KEPT = 200;
 
-export function createDomainStore(redis: Redis, keys: Keys): DomainStore {
+export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): DomainStore {
   let cache: { at: number; domains: Map<string, StoredDomain> } | null = null;
+  const keyObjects = new Map<string, KeyObject>();
 
   async function all(): Promise<Map<string, StoredDomain>> {
     if (cache && Date.now() - cache.at < CACHE_MS) return cache.domains;
     const raw = await redis.hgetall(keys.domains);
-    const domains = new Map(Object.entries(raw).map(([name, json]) => [name, JSON.parse(json) as StoredDomain]));
+    const domains = new Map(Object.entries(raw).map(([name, json]) => [name, parseStored(json)]));
     cache = { at: Date.now(), domains };
     return domains;
   }
 
+  function keyObject(domain: string, k: StoredKey): KeyObject {
+    let obj = keyObjects.get(k.privateKey);
+    if (!obj) {
+      obj = createPrivateKey(vault.open(k.privateKey, `${domain} (selector ${k.selector})`));
+      keyObjects.set(k.privateKey, obj);
+    }
+    return obj;
+  }
+
+  function newKey(selector: string, keyType: KeyType, state: KeyState): StoredKey {
+    const generated = generateDkimKey(keyType);
+    const now = new Date().toISOString();
+    return {
+      selector, keyType, algorithm: generated.algorithm, record: generated.record, state, createdAt: now,
+      activatedAt: state === 'active' ? now : null, retiredAt: null, privateKey: vault.seal(generated.privateKey),
+    };
+  }
+
   return {
-    async add(domain, selector, keyType) {
-      const key = generateDkimKey(keyType);
-      const stored: StoredDomain = { domain, selector, keyType, createdAt: new Date().toISOString(), dkimRecord: key.record, algorithm: key.algorithm, privateKey: key.privateKey };
-      await redis.hset(keys.domains, domain, JSON.stringify(stored));
+    async create(domain, selector, keyType) {
+      const stored: StoredDomain = {
+        domain, createdAt: new Date().toISOString(), keys: [newKey(selector, keyType, 'active')],
+        verified: false, checkedAt: null, verifiedAt: null, checks: null, existingDmarc: null,
+      };
+      if (!(await redis.hsetnx(keys.domains, domain, JSON.stringify(stored)))) return null;
       cache = null;
       return publicView(stored);
     },
     async get(domain) {
       const raw = await redis.hget(keys.domains, domain);
-      return raw ? publicView(JSON.parse(raw) as StoredDomain) : null;
+      return raw ? publicView(parseStored(raw)) : null;
     },
     async list() {
+      cache = null;
       return [...(await all()).values()].map(publicView).sort((a, b) => a.domain.localeCompare(b.domain));
     },
     async remove(domain) {
       cache = null;
-      return (await redis.hdel(keys.domains, domain)) === 1;
+      const [[, removed] = []] = (await redis.multi().hdel(keys.domains, domain).del(keys.domainEvents(domain)).exec()) ?? [];
+      return removed === 1;
     },
-    async recordVerification(domain, verified) {
-      const raw = await redis.hget(keys.domains, domain);
-      if (!raw) return null;
-      const stored = JSON.parse(raw) as StoredDomain;
-      const now = new Date().toISOString();
-      Object.assign(stored, { verified, checkedAt: now, verifiedAt: verified ? now : (stored.verifiedAt ?? null) });
-      await redis.hset(keys.domains, domain, JSON.stringify(stored));
-      cache = null;
-      return publicView(stored);
+    async modify(domain, change) {
+      // WATCH belongs to a connection: a connection of its own keeps other commands (and other
+      // modifies) of this process out of the transaction. Changes are rare (CLI, API, re-check).
+      const conn = redis.duplicate({ enableAutoPipelining: false });
+      try {
+        for (;;) {
+          await conn.watch(keys.domains);
+          const raw = await conn.hget(keys.domains, domain);
+          if (!raw) return null;
+          const stored = parseStored(raw);
+          const state: DomainState = { ...stored, keys: stored.keys.map(withoutSecret) };
+          const added: StoredKey[] = [];
+          const result = change(state, {
+            addKey(selector, keyType, keyState) {
+              const k = newKey(selector, keyType, keyState);
+              added.push(k);
+              state.keys.push(withoutSecret(k));
+              return withoutSecret(k);
+            },
+          });
+          const next: StoredDomain = { ...state, keys: state.keys.map((k) => ({ ...k, privateKey: privateKeyOf([...added, ...stored.keys], k.selector) })) };
+          if (await conn.multi().hset(keys.domains, domain, JSON.stringify(next)).exec()) {
+            cache = null;
+            return { domain: publicView(next), result };
+          }
+        }
+      } finally {
+        conn.disconnect();
+      }
     },
-    async signingKeyFor(domain) {
+    async appendEvents(domain, events) {
+      if (events.length === 0) return;
+      await redis.multi().lpush(keys.domainEvents(domain), ...events.map((e) => JSON.stringify(e))).ltrim(keys.domainEvents(domain), 0, EVENTS_KEPT - 1).exec();
+    },
+    async events(domain, limit = 50) {
+      return (await redis.lrange(keys.domainEvents(domain), 0, limit - 1)).map((e) => JSON.parse(e) as DomainEvent);
+    },
+    async signerFor(domain) {
       const d = closest(await all(), domain);
-      return d ? { domain: d.domain, selector: d.selector, algorithm: d.algorithm, privateKey: d.privateKey } : null;
+      if (!d) return null;
+      const active = d.keys.filter((k) => k.state === 'active');
+      return { domain: d.domain, verified: d.verified, keys: active.map((k) => ({ domain: d.domain, selector: k.selector, algorithm: k.algorithm, key: keyObject(d.domain, k) })) };
     },
     async sendingDomainFor(domain) {
       const d = closest(await all(), domain);
       return d ? publicView(d) : null;
     },
   };
+}
+
+function withoutSecret({ privateKey: _secret, ...k }: StoredKey): DomainKey {
+  return k;
+}
+
+function privateKeyOf(keys: StoredKey[], selector: string): string {
+  const k = keys.find((s) => s.selector === selector);
+  if (!k) throw new Error(`internal: no private key for selector ${selector}`);
+  return k.privateKey;
 }
 
 /** `domain` itself or its closest registered parent (never a bare TLD). */
@@ -111,9 +219,23 @@ function closest(domains: Map<string, StoredDomain>, domain: string): StoredDoma
   return null;
 }
 
-function publicView(d: StoredDomain): SendingDomain {
+/** Reads the stored JSON, including the one-key layout of the first release. */
+function parseStored(json: string): StoredDomain {
+  const d = JSON.parse(json) as StoredDomain & Partial<{ selector: string; keyType: KeyType; algorithm: DkimKey['algorithm']; dkimRecord: string; privateKey: string }>;
+  if (!d.keys && d.selector && d.keyType && d.algorithm && d.dkimRecord && d.privateKey) {
+    d.keys = [{ selector: d.selector, keyType: d.keyType, algorithm: d.algorithm, record: d.dkimRecord, state: 'active', createdAt: d.createdAt, activatedAt: d.createdAt, retiredAt: null, privateKey: d.privateKey }];
+  }
   return {
-    domain: d.domain, selector: d.selector, keyType: d.keyType, createdAt: d.createdAt, dkimRecord: d.dkimRecord,
-    verified: d.verified ?? false, checkedAt: d.checkedAt ?? null, verifiedAt: d.verifiedAt ?? null,
+    domain: d.domain, createdAt: d.createdAt, keys: d.keys ?? [], verified: d.verified ?? false, checkedAt: d.checkedAt ?? null,
+    verifiedAt: d.verifiedAt ?? null, checks: d.checks ?? null, existingDmarc: d.existingDmarc ?? null,
+  };
+}
+
+function publicView(d: StoredDomain): SendingDomain {
+  const keys = d.keys.map(withoutSecret);
+  const lead = keys.find((k) => k.state === 'active') ?? keys[0];
+  return {
+    domain: d.domain, createdAt: d.createdAt, selector: lead?.selector ?? '', keyType: lead?.keyType ?? 'rsa2048', dkimRecord: lead?.record ?? '',
+    keys, verified: d.verified, checkedAt: d.checkedAt, verifiedAt: d.verifiedAt, checks: d.checks, existingDmarc: d.existingDmarc,
   };
 }

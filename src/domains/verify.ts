@@ -1,56 +1,76 @@
 /**
  * Checking that a sending domain's DNS records are published as `domain records` says.
  *
- * Receives: the domain, the records it should have, a DNS resolver (injected: tests and
- * air-gapped installs never query the internet). Promises: one result per record — ok, missing,
- * or mismatch with what was expected and found, plus a one-line fix; lookups that time out or
- * fail count as missing with the reason, never as a crash.
+ * Receives: the records the domain should have and a DNS resolver (injected: tests and
+ * air-gapped installs never query the internet). Promises: one result per record — ok,
+ * missing, or mismatch with what was expected and found, plus a one-line fix. A lookup that
+ * fails for a reason other than "no such record" (timeout, SERVFAIL) is reported as missing
+ * with `lookupError` set, so callers can tell "not published" from "could not look".
  */
-import { promises as dns } from 'node:dns';
-import type { DnsRecord } from './records.js';
+import type { DnsResolver } from '../dns.js';
 import { withDeadline } from '../deadline.js';
+import { tagValue, type DnsRecord } from './records.js';
 
-export interface TxtResolver {
-  resolveTxt(name: string): Promise<string[][]>;
-}
-
-export const systemTxtResolver: TxtResolver = { resolveTxt: (name) => dns.resolveTxt(name) };
+export type RecordResolver = Pick<DnsResolver, 'resolveTxt' | 'resolveMx' | 'resolveCname'>;
 
 export interface RecordCheck {
+  kind: DnsRecord['kind'];
   host: string;
   type: DnsRecord['type'];
   purpose: string;
+  required: boolean;
+  selector?: string;
   status: 'ok' | 'missing' | 'mismatch';
   expected: string;
   found: string[];
   fix: string | null;
+  /** why the lookup itself failed (ETIMEOUT, ESERVFAIL …): the record may well be there */
+  lookupError?: string;
 }
 
-const LOOKUP_TIMEOUT_MS = 5000;
+/** Definite answers: the name or the record type does not exist. */
+const ABSENT = new Set(['ENOTFOUND', 'ENODATA']);
 
-export async function verifyRecords(records: DnsRecord[], resolver: TxtResolver): Promise<RecordCheck[]> {
-  return Promise.all(records.filter((r) => r.type === 'TXT').map((r) => checkTxt(r, resolver)));
+export async function verifyRecords(records: DnsRecord[], resolver: RecordResolver, timeoutMs = 10_000): Promise<RecordCheck[]> {
+  // A replaced key's record is on its way out: nothing to check.
+  const checked = records.filter((r) => r.kind !== 'dkim-retired');
+  return Promise.all(checked.map((r) => checkRecord(r, resolver, timeoutMs)));
 }
 
-async function checkTxt(record: DnsRecord, resolver: TxtResolver): Promise<RecordCheck> {
-  const base = { host: record.host, type: record.type, purpose: record.purpose, expected: record.value };
+async function checkRecord(record: DnsRecord, resolver: RecordResolver, timeoutMs: number): Promise<RecordCheck> {
+  const base = {
+    kind: record.kind, host: record.host, type: record.type, purpose: record.purpose, required: record.required,
+    ...(record.selector ? { selector: record.selector } : {}), expected: record.value,
+  };
   let found: string[];
   try {
-    found = (await withDeadline(resolver.resolveTxt(record.host), LOOKUP_TIMEOUT_MS, `no answer within ${LOOKUP_TIMEOUT_MS / 1000} s`)).map((parts) => parts.join(''));
+    found = await withDeadline(lookup(record, resolver), timeoutMs, 'ETIMEOUT');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    return { ...base, status: 'missing', found: [], fix: `publish TXT ${record.host} "${record.value}" (lookup: ${code})` };
+    const publish = `publish ${describeRecord(record)}`;
+    if (ABSENT.has(code)) return { ...base, status: 'missing', found: [], fix: publish };
+    return { ...base, status: 'missing', found: [], fix: `${publish} (the lookup failed: ${code}; if it is published, check again later)`, lookupError: code };
   }
-  const kind = recordKind(record.value);
-  const candidates = found.filter((v) => recordKind(v) === kind);
-  if (candidates.length === 0) return { ...base, status: 'missing', found, fix: `publish TXT ${record.host} "${record.value}"` };
-  if (candidates.some((v) => satisfies(kind, v, record.value))) return { ...base, status: 'ok', found: candidates, fix: null };
-  return { ...base, status: 'mismatch', found: candidates, fix: fixFor(kind, record) };
+  const candidates = record.type === 'TXT' ? found.filter((v) => recordKind(v) === recordKind(record.value)) : found;
+  if (candidates.length === 0) return { ...base, status: 'missing', found, fix: `publish ${describeRecord(record)}` };
+  if (candidates.some((v) => satisfies(record, v))) return { ...base, status: 'ok', found: candidates, fix: null };
+  return { ...base, status: 'mismatch', found: candidates, fix: fixFor(record) };
 }
 
-type Kind = 'dkim' | 'spf' | 'dmarc' | 'other';
+async function lookup(record: DnsRecord, resolver: RecordResolver): Promise<string[]> {
+  if (record.type === 'MX') return (await resolver.resolveMx(record.host)).map((mx) => mx.exchange);
+  if (record.type === 'CNAME') return resolver.resolveCname(record.host);
+  return (await resolver.resolveTxt(record.host)).map((parts) => parts.join(''));
+}
 
-function recordKind(value: string): Kind {
+/** How a record is written in a zone file, for the one-line fix. */
+export function describeRecord(r: DnsRecord): string {
+  if (r.type === 'MX') return `MX ${r.host} ${r.priority ?? 10} ${r.value}`;
+  if (r.type === 'CNAME') return `CNAME ${r.host} ${r.value}`;
+  return `TXT ${r.host} "${r.value}"`;
+}
+
+function recordKind(value: string): 'dkim' | 'spf' | 'dmarc' | 'other' {
   const v = value.trim().toLowerCase();
   if (v.startsWith('v=dkim1')) return 'dkim';
   if (v.startsWith('v=spf1')) return 'spf';
@@ -58,25 +78,41 @@ function recordKind(value: string): Kind {
   return 'other';
 }
 
-function satisfies(kind: Kind, found: string, expected: string): boolean {
-  if (kind === 'dkim') return tag(found, 'p') === tag(expected, 'p');
-  // SPF: the mechanism that authorises us must be in the published record (which may hold more).
-  if (kind === 'spf') return expected.split(/\s+/).filter((m) => /^(a|ip4|ip6|include|mx):/i.test(m)).every((m) => found.toLowerCase().split(/\s+/).includes(m.toLowerCase()));
-  // DMARC: any valid policy is the operator's call; we never advise weakening a stricter one.
-  if (kind === 'dmarc') return /^(none|quarantine|reject)$/i.test(tag(found, 'p') ?? '');
-  return found.trim() === expected.trim();
-}
-
-function fixFor(kind: Kind, record: DnsRecord): string {
-  if (kind === 'dkim') return `the public key at ${record.host} differs from this domain's key: replace it with "${record.value}"`;
-  if (kind === 'spf') return `add ${record.value.split(/\s+/).filter((m) => /^(a|ip4|ip6|include|mx):/i.test(m)).join(' ')} to the existing SPF record at ${record.host} (keep one v=spf1 record)`;
-  return `set a valid policy (p=none, quarantine or reject) at ${record.host}`;
-}
-
-function tag(value: string, name: string): string | undefined {
-  for (const part of value.split(';')) {
-    const [k, ...v] = part.split('=');
-    if (k?.trim().toLowerCase() === name) return v.join('=').replace(/\s+/g, '');
+function satisfies(record: DnsRecord, found: string): boolean {
+  if (record.type !== 'TXT') return sameName(found, record.value);
+  switch (recordKind(record.value)) {
+    case 'dkim':
+      return tagValue(found, 'p') === tagValue(record.value, 'p');
+    case 'spf': {
+      // The mechanisms that authorise us must be in the published record (which may hold more).
+      const published = found.toLowerCase().split(/\s+/);
+      return authorising(record.value).every((m) => published.includes(m.toLowerCase()));
+    }
+    case 'dmarc':
+      // Any valid policy is the operator's call; we never advise weakening a stricter one.
+      return /^(none|quarantine|reject)$/i.test(tagValue(found, 'p') ?? '');
+    default:
+      return found.trim() === record.value.trim();
   }
-  return undefined;
+}
+
+function fixFor(record: DnsRecord): string {
+  if (record.type === 'MX') return `point the MX of ${record.host} at ${record.value} (bounces must reach this appliance)`;
+  if (record.type === 'CNAME') return `point ${record.host} (CNAME) at ${record.value}`;
+  switch (recordKind(record.value)) {
+    case 'dkim':
+      return `the public key at ${record.host} differs from this domain's key: replace it with "${record.value}"`;
+    case 'spf':
+      return `add ${authorising(record.value).join(' ')} to the existing SPF record at ${record.host} (keep one v=spf1 record)`;
+    default:
+      return `set a valid policy (p=none, quarantine or reject) at ${record.host}`;
+  }
+}
+
+function authorising(spf: string): string[] {
+  return spf.split(/\s+/).filter((m) => /^(a|ip4|ip6|include|mx):/i.test(m));
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
 }

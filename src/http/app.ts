@@ -10,12 +10,16 @@ import type { MetricsSource } from '../metrics.js';
 import type { MessageStore } from '../store/messages.js';
 import type { TokenStore } from './tokens.js';
 import { messageView } from './message-view.js';
+import type { DomainService } from '../domains/domain-service.js';
+import { domainRoutes } from './domains.js';
+import { apiError, knownError } from './errors.js';
 
 export interface HttpDeps {
   redis: Redis;
   store: MessageStore;
   tokens: TokenStore;
   metrics: MetricsSource;
+  domains: DomainService;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -48,18 +52,17 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const view = await messageView(deps.store, id);
     return view ? c.json(view) : c.json(apiError('not_found', `no message with id ${id} (unknown, or past its retention period)`), 404);
   });
+  api.route('/domains', domainRoutes(deps.domains));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.
   app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));
 
   app.notFound((c) => c.json(apiError('not_found', 'not found'), 404));
   app.onError((err, c) => {
+    const known = knownError(err);
+    if (known) return c.json(known.body, known.status);
     console.error(err);
     return c.json(apiError('internal', 'internal error; see the server log'), 500);
   });
   return app;
-}
-
-export function apiError(code: string, message: string) {
-  return { error: { code, message } };
 }

@@ -23,6 +23,10 @@ export interface Keys {
   authFailures(ip: string): string;
   /** sending domains: domain → JSON record with its DKIM key (hash) */
   readonly domains: string;
+  /** a sending domain's history: JSON events, newest first, capped (list) */
+  domainEvents(domain: string): string;
+  /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
+  readonly domainRecheckLock: string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -37,5 +41,7 @@ export function createKeys(namespace: string): Keys {
     apiTokens: `${tag}:tokens`,
     authFailures: (ip) => `${tag}:authfail:${ip}`,
     domains: `${tag}:domains`,
+    domainEvents: (domain) => `${tag}:domev:${domain}`,
+    domainRecheckLock: `${tag}:lock:domain-recheck`,
   };
 }

@@ -2,30 +2,72 @@
  * DKIM signing, the last transformation before a message leaves (the signature must cover the
  * final bytes).
  *
- * Promises: relaxed/relaxed, d= the From domain's registered domain (aligned for DMARC), over
- * the headers receivers care about; the DKIM-Signature header is prepended, nothing else changes.
+ * Promises: one DKIM-Signature per active key of the sending domain (RSA and Ed25519 side by
+ * side when both are active), relaxed/relaxed, d= the registered sending domain (aligned with
+ * From for DMARC), over the headers receivers care about, From over-signed; the signatures are
+ * prepended and nothing else changes.
+ *
+ * mailauth does the DKIM work — header parsing, canonicalization, body hash, formatting of the
+ * signature field — through its own building blocks. We compose them instead of calling
+ * `dkimSign` for two reasons: its header list cannot over-sign (it lists each field as often as
+ * it occurs), and it parses the PEM key on every signature (about half of the signing cost);
+ * here the key arrives as a parsed KeyObject.
  */
-import { dkimSign } from 'mailauth/lib/dkim/sign.js';
-import type { SigningKey } from '../domains/domain-store.js';
+import { createHash, sign, type KeyObject } from 'node:crypto';
+import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
+import { generateCanonicalizedHeader } from 'mailauth/lib/dkim/header/index.js';
+import { formatSignatureHeaderLine, getSigningHeaderLines, parseHeaders } from 'mailauth/lib/tools.js';
 
-/**
- * Signed when present. Over-signing From (listing it once more than present, so a From added in
- * transit breaks the signature) is not possible through mailauth's headerList: it signs each
- * listed field as often as it occurs. Still to do (issue 3).
- */
+export interface SigningKey {
+  /** d= */
+  domain: string;
+  /** s= */
+  selector: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  key: KeyObject;
+}
+
+/** Signed when present (each occurrence). */
 const SIGNED_HEADERS = [
   'from', 'to', 'cc', 'subject', 'date', 'message-id', 'mime-version', 'content-type', 'content-transfer-encoding',
   'reply-to', 'list-unsubscribe', 'list-unsubscribe-post', 'feedback-id',
 ].join(':');
 
-export async function signMessage(message: Buffer, key: SigningKey): Promise<Buffer> {
-  const result = await dkimSign(message, {
-    canonicalization: 'relaxed/relaxed',
-    headerList: SIGNED_HEADERS,
-    signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: key.algorithm, canonicalization: 'relaxed/relaxed' }],
-    // mailauth's typings describe a single-signature shape; its signer reads signatureData (lib/dkim/dkim-signer.js).
-  } as unknown as Parameters<typeof dkimSign>[1]);
-  const errors = (result.errors ?? []) as unknown[];
-  if (errors.length) throw new Error(`DKIM signing for ${key.domain} failed: ${errors.map((e) => (e instanceof Error ? e.message : JSON.stringify(e))).join('; ')}`);
-  return Buffer.concat([Buffer.from(result.signatures), message]);
+/**
+ * Listed once more than they occur: a verifier then treats the extra entry as an empty field, so
+ * a From (or Subject) added in transit — the classic way to display another sender above a
+ * valid signature — breaks the signature instead of riding on it.
+ */
+const OVER_SIGNED = ['From'];
+
+export function signMessage(message: Buffer, keys: SigningKey[], now = new Date()): Buffer {
+  if (keys.length === 0) return message;
+  const split = headerEnd(message);
+  const headers = parseHeaders(message.subarray(0, split));
+  const hasher = dkimBody('relaxed', 'sha256', false);
+  hasher.update(message.subarray(split));
+  const bodyHash = hasher.digest('base64');
+
+  const lines = getSigningHeaderLines(headers.parsed, SIGNED_HEADERS);
+  const signedFields = { keys: [lines.keys, ...OVER_SIGNED].filter(Boolean).join(': '), headers: lines.headers };
+  const signatures = keys.map((k) => signatureField(signedFields, bodyHash, k, now));
+  return Buffer.concat([Buffer.from(signatures.map((s) => `${s}\r\n`).join(''), 'binary'), message]);
+}
+
+function signatureField(fields: { keys: string; headers: ReturnType<typeof getSigningHeaderLines>['headers'] }, bodyHash: string, k: SigningKey, now: Date): string {
+  const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', fields, {
+    signingDomain: k.domain, selector: k.selector, algorithm: k.algorithm, canonicalization: 'relaxed/relaxed', bodyHash, signTime: now,
+  });
+  // RFC 8463: Ed25519 signs the SHA-256 of the canonicalized header (PureEdDSA over the hash).
+  const signature = k.algorithm === 'rsa-sha256'
+    ? sign('rsa-sha256', canonicalizedHeader, k.key)
+    : sign(null, createHash('sha256').update(canonicalizedHeader).digest(), k.key);
+  return formatSignatureHeaderLine('DKIM', { ...dkimHeaderOpts, b: signature.toString('base64') }, true);
+}
+
+/** Offset of the body (after the blank line); a message without a body is all header. */
+function headerEnd(message: Buffer): number {
+  if (message.subarray(0, 2).toString('binary') === '\r\n') return 2;
+  const i = message.indexOf('\r\n\r\n');
+  return i < 0 ? message.length : i + 4;
 }

@@ -11,7 +11,7 @@ import { inject } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { validate } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import type { Resolver } from '../../src/delivery/routes.js';
+import type { DnsResolver } from '../../src/dns.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -30,6 +30,9 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       trustedNetworks: [],
     },
     http: { host: '127.0.0.1', port: 0 },
+    // Nothing listens on loopback port 1: a lookup a test did not arrange fails at once (ECONNREFUSED)
+    // instead of reaching public DNS. Tests that need DNS start test/support/dns-server.ts.
+    dns: { servers: ['127.0.0.1:1'], timeoutSeconds: 2 },
     // Most tests send From domains that are not sending domains; the policy has its own test.
     policy: { requireVerifiedDomains: false },
     admin: { token: ADMIN_TOKEN },
@@ -39,7 +42,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return validate(deepMerge(base, overrides));
 }
 
-export async function startTestApp(overrides: Record<string, unknown> = {}, resolver?: Resolver): Promise<App> {
+export async function startTestApp(overrides: Record<string, unknown> = {}, resolver?: DnsResolver): Promise<App> {
   const config = testConfig(overrides);
   const log = pino({ level: config.log.level });
   return startApp({ config, log, ...(resolver ? { resolver } : {}) });
@@ -48,6 +51,14 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, reso
 /** GET an admin API path with the test token; returns status and parsed JSON. */
 export async function apiGet(app: App, path: string, token: string | null = ADMIN_TOKEN): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${app.ports.http}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** Calls an admin API route with the test token and a JSON body; returns status and parsed JSON. */
+export async function apiCall(app: App, method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`http://127.0.0.1:${app.ports.http}${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 

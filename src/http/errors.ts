@@ -1,0 +1,17 @@
+/**
+ * The admin API's error shape (CONTRACT: `{"error": {"code", "message"}}`) and the HTTP status
+ * of each error the services raise.
+ */
+import { DomainError } from '../domains/domain-service.js';
+
+export function apiError(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+const DOMAIN_STATUS = { invalid: 400, not_found: 404, exists: 409, conflict: 409 } as const;
+
+/** A service error a client can act on, as status + body; null for anything else (a 500). */
+export function knownError(err: unknown): { status: 400 | 404 | 409; body: ReturnType<typeof apiError> } | null {
+  if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], body: apiError(err.code, err.message) };
+  return null;
+}
