@@ -73,7 +73,7 @@ describe('DKIM keys and records', () => {
     ];
     const during = recordsFor({ domain: 'shop.example', keys, existingDmarc: null }, settings, retiredAt.getTime() + 86_400_000);
     expect(during.filter((r) => r.type === 'TXT' && r.host.includes('_domainkey')).map((r) => [r.kind, r.selector, r.required])).toEqual([
-      ['dkim', 'new1', true], ['dkim-retired', 'old1', false], ['dkim-pending', 'next1', false],
+      ['dkim', 'new1', true], ['dkim-pending', 'next1', false], ['dkim-retired', 'old1', false],
     ]);
     expect(during.find((r) => r.kind === 'dkim-retired')!.purpose).toContain('2026-11-08T00:00:00.000Z');
     const after = recordsFor({ domain: 'shop.example', keys, existingDmarc: null }, settings, retiredAt.getTime() + 8 * 86_400_000);

@@ -55,7 +55,8 @@ export function returnPathHost(domain: string, settings: Pick<Config, 'domains'>
 
 function dkimRecords(d: Pick<DomainState, 'domain' | 'keys'>, settings: RecordSettings, now: number): DnsRecord[] {
   const out: DnsRecord[] = [];
-  for (const k of d.keys) {
+  const order = { active: 0, pending: 1, retired: 2 };
+  for (const k of [...d.keys].sort((a, b) => order[a.state] - order[b.state])) {
     const host = `${k.selector}._domainkey.${d.domain}`;
     if (k.state === 'active') {
       out.push({ ...txt('dkim', host, k.record, true, `DKIM: the public key receivers use to check the signature on your mail (selector ${k.selector}, ${k.keyType})`), selector: k.selector });
