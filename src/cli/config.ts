@@ -17,6 +17,7 @@ export function registerConfig(program: Command): void {
         ...config,
         admin: { token: config.admin.token ? '***' : '' },
         redis: { ...config.redis, url: config.redis.url.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@') },
+        domains: { ...config.domains, keyEncryptionKey: config.domains.keyEncryptionKey ? '***' : '' },
         delivery: { ...config.delivery, routes: config.delivery.routes.map((r) => (r.auth ? { ...r, auth: { user: r.auth.user, pass: '***' } } : r)) },
       };
       printJson(masked);
