@@ -36,7 +36,8 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'sokutatsu-cli-'));
   namespace = `cli${randomBytes(4).toString('hex')}`;
   file = join(dir, 'config.yaml');
-  writeFileSync(file, `dataDir: ${dir}/var\nredis:\n  url: ${inject('redisUrl')}\n  namespace: ${namespace}\n`);
+  // dns.servers: a closed loopback port, so `domain add` / `records` never query public DNS.
+  writeFileSync(file, `dataDir: ${dir}/var\nredis:\n  url: ${inject('redisUrl')}\n  namespace: ${namespace}\ndns:\n  servers: ["127.0.0.1:1"]\n`);
   redis = new Redis(inject('redisUrl'));
 });
 afterAll(() => redis.disconnect());

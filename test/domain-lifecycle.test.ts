@@ -115,6 +115,19 @@ describe('domain lifecycle (CLI)', () => {
   });
 });
 
+describe('DMARC advice', () => {
+  it('keeps the policy a domain already publishes (p=reject) from the moment it is added', async () => {
+    const config = validate({ hostname: 'mta.example.net', dns: { servers: [dns.address], timeoutSeconds: 1 } });
+    const { service } = openDomains(redis, createKeys(`dm${randomBytes(4).toString('hex')}`), config, createResolver(config.dns));
+    const strict = 'v=DMARC1; p=reject; rua=mailto:dmarc@strict.example';
+    dns.set('_dmarc.strict.example', { TXT: [[strict]] });
+    const { records } = await service.add('strict.example');
+    expect(records.find((r) => r.kind === 'dmarc')).toMatchObject({ value: strict, purpose: expect.stringMatching(/existing policy \(p=reject\) is kept/) });
+    const { records: none } = await service.add('fresh.example');
+    expect(none.find((r) => r.kind === 'dmarc')!.value).toBe('v=DMARC1; p=none; rua=mailto:dmarc-reports@fresh.example');
+  });
+});
+
 describe('periodic re-check', () => {
   it('records a lost record as "unverified", a DNS outage as "check_failed" without un-verifying, and runs on one process at a time', async () => {
     const config = validate({ hostname: 'mta.example.net', dns: { servers: [dns.address], timeoutSeconds: 1 }, domains: { recheckIntervalSeconds: 0 } });

@@ -17,7 +17,7 @@ import { isDomainName } from '../mime/address.js';
 import { KEY_TYPES, type KeyType } from './dkim-key.js';
 import { createDomainStore, type DomainEvent, type DomainKey, type DomainState, type DomainStore, type SendingDomain } from './domain-store.js';
 import { recordsFor, type DnsRecord, type RecordSettings } from './records.js';
-import { verifyRecords, type RecordCheck, type RecordResolver } from './verify.js';
+import { findDmarc, verifyRecords, type RecordCheck, type RecordResolver } from './verify.js';
 
 export class DomainError extends Error {
   override name = 'DomainError';
@@ -66,6 +66,17 @@ export function createDomainService(deps: DomainServiceDeps) {
     for (const e of events) deps.log?.info({ domain, event: e.type }, `domain ${domain}: ${e.detail}`);
   }
 
+  /**
+   * Before the first check, the DMARC advice would be p=none even for a domain that publishes
+   * p=reject: look its DMARC record up once, so the advice keeps the existing policy.
+   */
+  async function withExistingDmarc(d: SendingDomain): Promise<SendingDomain> {
+    if (d.checkedAt || d.existingDmarc) return d;
+    const found = await findDmarc(d.domain, deps.resolver, deps.lookupTimeoutMs);
+    if (!found) return d;
+    return (await store.modify(d.domain, (state) => void (state.existingDmarc = found)))?.domain ?? d;
+  }
+
   return {
     async add(name: string, opts: KeyOptions = {}): Promise<{ domain: SendingDomain; records: DnsRecord[] }> {
       const domain = normalise(name);
@@ -75,14 +86,15 @@ export function createDomainService(deps: DomainServiceDeps) {
       const created = await store.create(domain, selector, keyType);
       if (!created) throw new DomainError('exists', `${domain} is already a sending domain (see: sokutatsu domain records ${domain})`);
       await note(domain, [event('added', `added with a ${keyType} key, selector ${selector}`)]);
-      return { domain: created, records: recordsFor(created, settings) };
+      const known = await withExistingDmarc(created);
+      return { domain: known, records: recordsFor(known, settings) };
     },
 
     get: existing,
     list: () => store.list(),
 
     async records(name: string): Promise<{ domain: SendingDomain; records: DnsRecord[] }> {
-      const domain = await existing(name);
+      const domain = await withExistingDmarc(await existing(name));
       return { domain, records: recordsFor(domain, settings) };
     },
 

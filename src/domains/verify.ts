@@ -57,6 +57,16 @@ async function checkRecord(record: DnsRecord, resolver: RecordResolver, timeoutM
   return { ...base, status: 'mismatch', found: candidates, fix: fixFor(record) };
 }
 
+/** The domain's published DMARC record with a valid policy, or null (none, or the lookup failed). */
+export async function findDmarc(domain: string, resolver: RecordResolver, timeoutMs = 10_000): Promise<string | null> {
+  try {
+    const found = (await withDeadline(resolver.resolveTxt(`_dmarc.${domain}`), timeoutMs, 'ETIMEOUT')).map((parts) => parts.join(''));
+    return found.find((v) => recordKind(v) === 'dmarc' && /^(none|quarantine|reject)$/i.test(tagValue(v, 'p') ?? '')) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function lookup(record: DnsRecord, resolver: RecordResolver): Promise<string[]> {
   if (record.type === 'MX') return (await resolver.resolveMx(record.host)).map((mx) => mx.exchange);
   if (record.type === 'CNAME') return resolver.resolveCname(record.host);
