@@ -26,7 +26,7 @@ export function registerDomain(program: Command): void {
     .action(async (name: string, opts: Opts, command: Command) => {
       const { domain: added, records } = await withService(command, (s) => s.add(name, { selector: opts.selector, keyType: opts.key }));
       if (opts.json) return printJson({ ...added, records });
-      process.stdout.write(`${added.domain} added with a ${added.keyType} DKIM key (selector ${added.selector}).\nPublish these records, then run: sokutatsu domain verify ${added.domain}\n\n`);
+      process.stdout.write(`${added.domain} added with a new DKIM key (${added.keyType}, selector ${added.selector}).\nPublish these records, then run: sokutatsu domain verify ${added.domain}\n\n`);
       printRecords(records);
       if (added.keyType === 'ed25519') process.stdout.write(`note: many receivers cannot check Ed25519 signatures yet; add an RSA key beside it with: sokutatsu domain rotate ${added.domain} --key rsa2048\n`);
     });

@@ -4,8 +4,8 @@
  * Promises: private keys leave this module only as parsed KeyObjects for the signer
  * (`signingKeysFor`) and are sealed at rest when a key-encryption secret is set; a From domain
  * is covered by itself or its closest registered parent; changes are read-modify-write under
- * WATCH, so a CLI `verify` and the periodic re-check cannot overwrite each other; reads for
- * signing are cached briefly in memory, since every delivery asks.
+ * WATCH, so a CLI `verify` and the periodic re-check cannot overwrite each other; reads are
+ * cached in memory and every process sees a change within a second.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -93,19 +93,39 @@ export interface DomainStore {
   sendingDomainFor(domain: string): Promise<SendingDomain | null>;
 }
 
-const CACHE_MS = 30_000;
+/** How stale the in-memory copy may be: after this, one GET of the version counter says whether to reload. */
+const CACHE_MS = 1000;
 const EVENTS_KEPT = 200;
 
 export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): DomainStore {
-  let cache: { at: number; domains: Map<string, StoredDomain> } | null = null;
+  let cache: { at: number; version: string | null; domains: Map<string, StoredDomain> } | null = null;
+  let loading: Promise<Map<string, StoredDomain>> | null = null;
   const keyObjects = new Map<string, KeyObject>();
 
+  /**
+   * Every process asks on every message, so domains are cached; every change bumps a version
+   * counter, so a domain added, verified or rotated by the CLI, the API or another node is seen
+   * everywhere within CACHE_MS, at the cost of one GET per second per process.
+   */
   async function all(): Promise<Map<string, StoredDomain>> {
     if (cache && Date.now() - cache.at < CACHE_MS) return cache.domains;
-    const raw = await redis.hgetall(keys.domains);
-    const domains = new Map(Object.entries(raw).map(([name, json]) => [name, parseStored(json)]));
-    cache = { at: Date.now(), domains };
-    return domains;
+    loading ??= (async () => {
+      const version = await redis.get(keys.domainsVersion);
+      if (cache && cache.version === version) {
+        cache.at = Date.now();
+        return cache.domains;
+      }
+      const [[, raw] = [], [, current] = []] = ((await redis.multi().hgetall(keys.domains).get(keys.domainsVersion).exec()) ?? []) as [unknown, unknown][];
+      const domains = new Map(Object.entries(raw as Record<string, string>).map(([name, json]) => [name, parseStored(json)]));
+      cache = { at: Date.now(), version: (current as string | null) ?? null, domains };
+      return domains;
+    })().finally(() => (loading = null));
+    return loading;
+  }
+
+  /** Every write goes with a version bump, in the same transaction. */
+  function changed(): void {
+    cache = null;
   }
 
   function keyObject(domain: string, k: StoredKey): KeyObject {
@@ -132,8 +152,9 @@ export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): Do
         domain, createdAt: new Date().toISOString(), keys: [newKey(selector, keyType, 'active')],
         verified: false, checkedAt: null, verifiedAt: null, checks: null, existingDmarc: null,
       };
-      if (!(await redis.hsetnx(keys.domains, domain, JSON.stringify(stored)))) return null;
-      cache = null;
+      const [[, created] = []] = (await redis.multi().hsetnx(keys.domains, domain, JSON.stringify(stored)).incr(keys.domainsVersion).exec()) ?? [];
+      changed();
+      if (created !== 1) return null;
       return publicView(stored);
     },
     async get(domain) {
@@ -141,12 +162,12 @@ export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): Do
       return raw ? publicView(parseStored(raw)) : null;
     },
     async list() {
-      cache = null;
+      changed();
       return [...(await all()).values()].map(publicView).sort((a, b) => a.domain.localeCompare(b.domain));
     },
     async remove(domain) {
-      cache = null;
-      const [[, removed] = []] = (await redis.multi().hdel(keys.domains, domain).del(keys.domainEvents(domain)).exec()) ?? [];
+      changed();
+      const [[, removed] = []] = (await redis.multi().hdel(keys.domains, domain).del(keys.domainEvents(domain)).incr(keys.domainsVersion).exec()) ?? [];
       return removed === 1;
     },
     async modify(domain, change) {
@@ -170,8 +191,8 @@ export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): Do
             },
           });
           const next: StoredDomain = { ...state, keys: state.keys.map((k) => ({ ...k, privateKey: privateKeyOf([...added, ...stored.keys], k.selector) })) };
-          if (await conn.multi().hset(keys.domains, domain, JSON.stringify(next)).exec()) {
-            cache = null;
+          if (await conn.multi().hset(keys.domains, domain, JSON.stringify(next)).incr(keys.domainsVersion).exec()) {
+            changed();
             return { domain: publicView(next), result };
           }
         }

@@ -23,6 +23,8 @@ export interface Keys {
   authFailures(ip: string): string;
   /** sending domains: domain → JSON record with its DKIM key (hash) */
   readonly domains: string;
+  /** bumped with every change of `domains` (counter): processes reload their cached copy when it moves */
+  readonly domainsVersion: string;
   /** a sending domain's history: JSON events, newest first, capped (list) */
   domainEvents(domain: string): string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
@@ -41,6 +43,7 @@ export function createKeys(namespace: string): Keys {
     apiTokens: `${tag}:tokens`,
     authFailures: (ip) => `${tag}:authfail:${ip}`,
     domains: `${tag}:domains`,
+    domainsVersion: `${tag}:domains:version`,
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
   };
