@@ -21,6 +21,7 @@ import { createAuthGuard } from './intake/auth.js';
 import { loadTls } from './intake/tls.js';
 import { startIntake, type Intake } from './intake/intake.js';
 import { startDeliveryWorker } from './delivery/worker.js';
+import { SiteThrottle } from './delivery/throttle.js';
 import { createResolver, type DnsResolver } from './dns.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
@@ -106,7 +107,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const resolver = options.resolver ?? createResolver(config.dns);
   const { store: domains, service: domainService } = openDomains(redis, keys, config, resolver, log);
 
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains });
+  const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

@@ -24,6 +24,7 @@ export interface Metrics {
   smtpRejections: Counter<'listener' | 'code'>;
   /** delivery attempt outcomes per recipient: delivered, deferred, bounced, expired */
   deliveries: Counter<'outcome'>;
+  throttled: Counter<string>;
   deliveryDuration: Histogram<'outcome'>;
 }
 
@@ -35,6 +36,7 @@ export function createMetrics(): Metrics {
     messagesReceived: new Counter({ name: 'sokutatsu_messages_received_total', help: 'Messages accepted with 250 after DATA', labelNames: ['listener'], registers: [registry] }),
     recipientsReceived: new Counter({ name: 'sokutatsu_recipients_received_total', help: 'Recipients in accepted messages', labelNames: ['listener'], registers: [registry] }),
     smtpRejections: new Counter({ name: 'sokutatsu_smtp_rejections_total', help: 'Error replies sent to SMTP clients', labelNames: ['listener', 'code'], registers: [registry] }),
+    throttled: new Counter({ name: 'sokutatsu_delivery_waits_total', help: 'Deliveries put back to wait for their site (connection limit, rate limit or backoff pause); not attempts', registers: [registry] }),
     deliveries: new Counter({ name: 'sokutatsu_deliveries_total', help: 'Delivery attempt outcomes per recipient (delivered, deferred, bounced, expired)', labelNames: ['outcome'], registers: [registry] }),
     deliveryDuration: new Histogram({
       name: 'sokutatsu_delivery_duration_seconds',

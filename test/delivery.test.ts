@@ -89,7 +89,7 @@ describe('delivery', () => {
 
   it('defers while the host is unreachable, then expires after maxAge', async () => {
     const deadPort = await freePort();
-    app = await startTestApp(trusted(deadPort, { retry: { firstDelaySeconds: 1, maxDelaySeconds: 1, maxAgeSeconds: 3 } }));
+    app = await startTestApp(trusted(deadPort, { retry: { firstDelaySeconds: 1, maxDelaySeconds: 1, maxAgeSeconds: 3 }, backoff: { threshold: 1000 } }));
     const id = await send(app, 'carol@dest.example');
     const rcpt = await recipientStatus(app, id, 'expired');
     expect(rcpt.attempts).toBeGreaterThanOrEqual(2);

@@ -85,9 +85,30 @@ const retry = z
     message: 'maxDelaySeconds must be >= firstDelaySeconds',
   });
 
-const siteLimit = z.strictObject({
+/** Limits of one destination site; in `sites` every field is optional (the rest comes from presets and `default`). */
+const siteOverride = z.strictObject({
+  /** simultaneous connections to the site across all processes and nodes */
+  connections: z.number().int().min(1).optional(),
+  /** messages per minute, spread evenly (not in bursts); 0: unlimited */
+  perMinute: z.number().int().min(0).optional(),
+  /** messages over one connection before it is closed (default: delivery.maxMessagesPerConnection) */
+  messagesPerConnection: z.number().int().min(1).optional(),
+  /** idle seconds before a connection is closed (default: delivery.idleConnectionSeconds) */
+  idleSeconds: z.number().int().min(1).optional(),
+});
+const siteLimit = siteOverride.extend({
   connections: z.number().int().min(1).default(20),
   perMinute: z.number().int().min(0).default(0),
+});
+
+const backoff = z.strictObject({
+  /** "try later" answers in a row (421, 4.7.x, refused connections) that make a site back off */
+  threshold: z.number().int().min(1).default(3),
+  /** first pause of a site that backs off; each further backoff doubles it up to maxPauseSeconds */
+  firstPauseSeconds: z.number().int().min(1).default(30),
+  maxPauseSeconds: z.number().int().min(1).default(1800),
+  /** successful deliveries that earn a backed-off site one connection back */
+  successesPerStep: z.number().int().min(1).default(10),
 });
 
 const delivery = z.strictObject({
@@ -96,9 +117,13 @@ const delivery = z.strictObject({
   throttle: z
     .strictObject({
       default: siteLimit.default({ connections: 20, perMinute: 0 }),
-      sites: z.record(z.string(), siteLimit).default({}),
+      sites: z.record(z.string(), siteOverride).default({}),
     })
     .default({ default: { connections: 20, perMinute: 0 }, sites: {} }),
+  /** adaptive backoff of a site that pushes back (AIMD: halve its connections and pause, then add one back per successesPerStep) */
+  backoff: backoff.default(backoff.parse({})),
+  /** seconds an MX answer is reused (node's resolver does not expose record TTLs) */
+  mxCacheSeconds: z.number().int().min(0).default(300),
   /** deliveries in progress at once in this process */
   concurrency: z.number().int().min(1).max(1000).default(50),
   /** seconds to wait for TCP connect + greeting, and for each SMTP reply */

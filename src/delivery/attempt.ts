@@ -3,16 +3,18 @@
  *
  * Promises: an outcome the caller can record as-is — delivered (2xx after DATA), bounced (5xx:
  * the remote server's reply and enhanced code kept), or deferred (4xx, timeouts, refused or
- * dropped connections, with the reason). Hosts are tried in order until one answers; a host
- * that answers decides.
+ * dropped connections, with the reason), or waiting (the site has no connection to spare:
+ * nothing was attempted). Hosts are tried in order until one answers; a host that answers decides.
  */
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { ConnectionPool, Lease } from './pool.js';
+import { SiteBusyError, type ConnectionPool, type Lease, type Site } from './pool.js';
 import type { Target } from './routes.js';
 
 export type AttemptOutcome =
   | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
-  | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string };
+  | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string }
+  /** not attempted: the site's limits say wait (no attempt is used up) */
+  | { kind: 'waiting'; waitMs: number; detail: string };
 
 export interface Envelope {
   from: string;
@@ -25,14 +27,15 @@ interface SmtpFailure extends Error {
   response?: string;
 }
 
-export async function attemptDelivery(pool: ConnectionPool, targets: Target[], envelope: Envelope, message: Buffer): Promise<AttemptOutcome> {
+export async function attemptDelivery(pool: ConnectionPool, targets: Target[], site: Site, envelope: Envelope, message: Buffer): Promise<AttemptOutcome> {
   const failures: string[] = [];
   for (const target of targets) {
     const where = `${target.host}:${target.port}`;
     let lease: Lease;
     try {
-      lease = await pool.acquire(target);
+      lease = await pool.acquire(target, site);
     } catch (err) {
+      if (err instanceof SiteBusyError) return { kind: 'waiting', waitMs: err.waitMs, detail: err.message };
       const e = err as SmtpFailure;
       if (e.responseCode && e.responseCode >= 500 && e.code === 'EAUTH') return failed('bounced', where, e, `authentication to ${where} (${target.via}) was refused`);
       failures.push(`${where} (${target.via}): ${describe(e)}`);
@@ -41,7 +44,7 @@ export async function attemptDelivery(pool: ConnectionPool, targets: Target[], e
     let outcome = await sendOn(lease, where, envelope, message);
     if (outcome === 'stale') {
       // A pooled connection the server closed while idle: one fresh try is not a new attempt.
-      outcome = await pool.acquire(target).then((fresh) => sendOn(fresh, where, envelope, message), (err: SmtpFailure) => failed('deferred', where, err, 'reconnect failed'));
+      outcome = await pool.acquire(target, site).then((fresh) => sendOn(fresh, where, envelope, message), (err: SmtpFailure) => failed('deferred', where, err, 'reconnect failed'));
     }
     if (outcome !== 'stale') return outcome;
     failures.push(`${where}: connection lost`);

@@ -1,22 +1,41 @@
 /**
- * Outgoing SMTP connections, reused across deliveries to the same host.
+ * Outgoing SMTP connections, reused across deliveries to the same host, within the limits of
+ * the destination site.
  *
- * Promises: at most `maxPerHost` open connections per host:port (callers wait for a free one);
- * a connection carries at most `maxMessages` messages and is closed after `idleMs` unused or
- * after any error; TLS per the route's mode (opportunistic STARTTLS by default, with the
- * unverified certificates MTAs accept in that mode; `required` verifies).
+ * Promises: a new connection is opened only with a lease from the site throttle (so a site's
+ * connection limit holds across processes and nodes) and gives its lease back when it closes;
+ * a connection carries at most the site's `messagesPerConnection` messages and is closed after
+ * its `idleSeconds` unused or after any error; a caller waits for a busy site's connection only
+ * briefly and only when this process has connections there to free — otherwise it gets a
+ * SiteBusyError saying how long to wait, so a slow or dead site never ties up the delivery
+ * slots that other sites need. TLS per the route's mode (opportunistic STARTTLS by default,
+ * with the unverified certificates MTAs accept in that mode; `required` verifies).
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
+import type { SiteLimits } from './sites.js';
+import { LEASE_TTL_MS, type SiteThrottle } from './throttle.js';
 import { useFastDataEncoding } from './dot-stuffing.js';
 
 export interface PoolOptions {
   hostname: string;
-  maxPerHost: number;
-  maxMessages: number;
-  idleMs: number;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** how long a caller may wait for a connection of this process to come free */
+  localWaitMs?: number;
+}
+
+export interface Site {
+  name: string;
+  limits: SiteLimits;
+}
+
+/** The site has no connection to spare (or is paused): re-schedule after `waitMs`. */
+export class SiteBusyError extends Error {
+  override name = 'SiteBusyError';
+  constructor(readonly site: string, readonly waitMs: number, readonly paused: boolean) {
+    super(paused ? `site ${site} is paused for ${Math.ceil(waitMs / 1000)} s` : `every connection to site ${site} is in use`);
+  }
 }
 
 export interface Lease {
@@ -33,46 +52,51 @@ interface PooledConnection {
   connection: SMTPConnection;
   messages: number;
   idleTimer?: NodeJS.Timeout;
+  renewTimer: NodeJS.Timeout;
+  leaseId: string;
   broken: boolean;
 }
 
 interface HostPool {
+  site: Site;
   idle: PooledConnection[];
   open: number;
   waiters: (() => void)[];
 }
 
+const BUSY_RETRY_MS = 1000;
+
 export class ConnectionPool {
   private readonly hosts = new Map<string, HostPool>();
   private closed = false;
 
-  constructor(private readonly options: PoolOptions) {}
+  constructor(private readonly options: PoolOptions, private readonly throttle: SiteThrottle) {}
 
-  async acquire(target: Target): Promise<Lease> {
-    const key = poolKey(target);
-    const pool = this.hostPool(key);
+  /** Connections this process has open to a site (in use or idle). */
+  openTo(site: string): number {
+    let n = 0;
+    for (const pool of this.hosts.values()) if (pool.site.name === site) n += pool.open;
+    return n;
+  }
+
+  async acquire(target: Target, site: Site): Promise<Lease> {
+    const pool = this.hostPool(`${site.name}|${poolKey(target)}`, site);
+    const waitUntil = Date.now() + (this.options.localWaitMs ?? 2000);
     for (;;) {
       if (this.closed) throw new Error('connection pool is closed');
       const reused = pool.idle.pop();
       if (reused) {
         clearTimeout(reused.idleTimer);
         if (!reused.broken) return this.lease(pool, reused);
-        pool.open--;
+        this.discard(pool, reused);
         continue;
       }
-      if (pool.open < this.options.maxPerHost) break;
-      await new Promise<void>((resolve) => pool.waiters.push(resolve));
-    }
-    pool.open++;
-    try {
-      const pooled: PooledConnection = { connection: await this.connect(target), messages: 0, broken: false };
-      pooled.connection.on('error', () => (pooled.broken = true));
-      pooled.connection.on('end', () => (pooled.broken = true));
-      return this.lease(pool, pooled);
-    } catch (err) {
-      pool.open--;
-      pool.waiters.shift()?.();
-      throw err;
+      const grant = pool.open < site.limits.connections ? await this.throttle.openConnection(site.name, site.limits) : { ok: false as const, waitMs: -1, paused: false };
+      if (grant.ok) return this.openNew(pool, target, grant.leaseId);
+      // Wait here only for a connection this process will free soon; otherwise give the slot back.
+      const waitHere = !grant.paused && pool.open > 0 && pool.waiters.length < site.limits.connections && Date.now() < waitUntil;
+      if (!waitHere) throw new SiteBusyError(site.name, grant.paused ? grant.waitMs : BUSY_RETRY_MS, grant.paused);
+      await this.waitForRelease(pool, waitUntil - Date.now());
     }
   }
 
@@ -80,21 +104,51 @@ export class ConnectionPool {
   close(): void {
     this.closed = true;
     for (const pool of this.hosts.values()) {
-      for (const p of pool.idle) {
-        clearTimeout(p.idleTimer);
-        p.connection.quit();
-      }
-      pool.idle = [];
+      for (const p of pool.idle.splice(0)) this.discard(pool, p);
       for (const wake of pool.waiters.splice(0)) wake();
     }
   }
 
-  private hostPool(key: string): HostPool {
+  private async openNew(pool: HostPool, target: Target, leaseId: string): Promise<Lease> {
+    pool.open++;
+    const renewTimer = setInterval(() => void this.throttle.renewConnection(pool.site.name, leaseId).catch(() => undefined), LEASE_TTL_MS / 3);
+    renewTimer.unref();
+    try {
+      const pooled: PooledConnection = { connection: await this.connect(target), messages: 0, broken: false, leaseId, renewTimer };
+      pooled.connection.on('error', () => (pooled.broken = true));
+      pooled.connection.on('end', () => (pooled.broken = true));
+      return this.lease(pool, pooled);
+    } catch (err) {
+      clearInterval(renewTimer);
+      pool.open--;
+      void this.throttle.closeConnection(pool.site.name, leaseId).catch(() => undefined);
+      pool.waiters.shift()?.();
+      throw err;
+    }
+  }
+
+  private waitForRelease(pool: HostPool, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = pool.waiters.indexOf(wake);
+        if (i !== -1) pool.waiters.splice(i, 1);
+        resolve();
+      }, Math.max(ms, 1));
+      pool.waiters.push(wake);
+    });
+  }
+
+  private hostPool(key: string, site: Site): HostPool {
     let pool = this.hosts.get(key);
     if (!pool) {
-      pool = { idle: [], open: 0, waiters: [] };
+      pool = { site, idle: [], open: 0, waiters: [] };
       this.hosts.set(key, pool);
     }
+    pool.site = site; // limits may have changed (config reload, backoff)
     return pool;
   }
 
@@ -108,14 +162,13 @@ export class ConnectionPool {
         if (released) return;
         released = true;
         pooled.messages++;
-        const keep = reusable && !pooled.broken && !this.closed && pooled.messages < this.options.maxMessages;
+        const keep = reusable && !pooled.broken && !this.closed && pooled.messages < pool.site.limits.messagesPerConnection;
         if (keep) {
-          pooled.idleTimer = setTimeout(() => this.expire(pool, pooled), this.options.idleMs);
+          pooled.idleTimer = setTimeout(() => this.expire(pool, pooled), pool.site.limits.idleSeconds * 1000);
           pooled.idleTimer.unref();
           pool.idle.push(pooled);
         } else {
-          pooled.connection.quit();
-          pool.open--;
+          this.discard(pool, pooled);
         }
         pool.waiters.shift()?.();
       },
@@ -126,9 +179,18 @@ export class ConnectionPool {
     const i = pool.idle.indexOf(pooled);
     if (i === -1) return;
     pool.idle.splice(i, 1);
-    pool.open--;
-    pooled.connection.quit();
+    this.discard(pool, pooled);
     pool.waiters.shift()?.();
+  }
+
+  /** Closes a connection and gives its site lease back. */
+  private discard(pool: HostPool, pooled: PooledConnection): void {
+    clearTimeout(pooled.idleTimer);
+    clearInterval(pooled.renewTimer);
+    pool.open--;
+    if (pooled.broken) pooled.connection.close();
+    else pooled.connection.quit();
+    void this.throttle.closeConnection(pool.site.name, pooled.leaseId).catch(() => undefined);
   }
 
   private connect(target: Target): Promise<SMTPConnection> {

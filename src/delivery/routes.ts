@@ -71,3 +71,22 @@ async function implicitMx(domain: string, resolver: Resolver): Promise<Resolutio
   }
   return { kind: 'temporary', reason: `DNS lookup of A/AAAA for ${domain} failed: ${codes.join(', ')}` };
 }
+
+/**
+ * resolveDestination with answers kept for `ttlMs` (MX lookups on every delivery would cost a
+ * DNS round trip per message). Temporary failures are never kept: the next attempt asks again.
+ */
+export function cachedDestinations(routes: Route[], resolver: Resolver, ttlMs: number): (domain: string) => Promise<Resolution> {
+  const cache = new Map<string, { until: number; resolution: Resolution }>();
+  return async (domain) => {
+    const key = domain.toLowerCase();
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.resolution;
+    const resolution = await resolveDestination(key, routes, resolver);
+    if (resolution.kind !== 'temporary' && ttlMs > 0) {
+      if (cache.size > 50_000) cache.clear(); // bounded: a flood of one-off domains must not grow memory
+      cache.set(key, { until: Date.now() + ttlMs, resolution });
+    }
+    return resolution;
+  };
+}

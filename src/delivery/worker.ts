@@ -22,8 +22,10 @@ import { returnPathHost } from '../domains/records.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
-import { ConnectionPool } from './pool.js';
-import { resolveDestination, type Resolver } from './routes.js';
+import { ConnectionPool, type Site } from './pool.js';
+import { cachedDestinations, type Resolution, type Resolver } from './routes.js';
+import { limitsFor, siteOf } from './sites.js';
+import { isPushback, type SiteThrottle } from './throttle.js';
 
 export interface DeliveryDeps {
   config: Config;
@@ -34,23 +36,32 @@ export interface DeliveryDeps {
   resolver: Resolver;
   metrics: Metrics;
   domains: DomainStore;
+  throttle: SiteThrottle;
 }
 
 export interface DeliveryWorker {
   close(): Promise<void>;
 }
 
+/** An outcome of a real attempt (not a wait for the site). */
+type Attempted = Exclude<AttemptOutcome, { kind: 'waiting' }>;
+
+/** What every job of this worker shares: connections, site limits, cached MX answers. */
+interface Engine {
+  pool: ConnectionPool;
+  throttle: SiteThrottle;
+  destinations: (domain: string) => Promise<Resolution>;
+}
+
 export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const d = deps.config.delivery;
   const pool = new ConnectionPool({
     hostname: deps.config.hostname,
-    maxPerHost: d.throttle.default.connections,
-    maxMessages: d.maxMessagesPerConnection,
-    idleMs: d.idleConnectionSeconds * 1000,
     connectTimeoutMs: d.connectTimeoutSeconds * 1000,
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
-  });
-  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, pool), {
+  }, deps.throttle);
+  const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000) };
+  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, engine), {
     connection: deps.connection,
     prefix: deps.keys.queuePrefix,
     concurrency: d.concurrency,
@@ -71,7 +82,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   };
 }
 
-async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps: DeliveryDeps, pool: ConnectionPool): Promise<void> {
+async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps: DeliveryDeps, engine: Engine): Promise<void> {
   const { messageId, rcpt } = job.data;
   const [message, state] = await Promise.all([deps.store.get(messageId), deps.store.recipient(messageId, rcpt)]);
   if (!message || !state) {
@@ -82,7 +93,15 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 
   const started = Date.now();
   const attempt = state.attempts + 1;
-  const outcome = await deliver(message, state.address, deps, pool);
+  const outcome = await deliver(message, state.address, deps, engine);
+  if (outcome.kind === 'waiting') {
+    // Not an attempt: the site said wait. Back in the queue for then, with jitter so the waiting
+    // jobs of one site do not all come back in the same millisecond.
+    deps.metrics.throttled.inc();
+    deps.log.debug({ id: messageId, to: state.address, waitMs: outcome.waitMs, detail: outcome.detail }, 'delivery waits for its site');
+    await job.moveToDelayed(Date.now() + outcome.waitMs + Math.floor(Math.random() * Math.min(1000, outcome.waitMs / 2 + 100)), token);
+    throw new DelayedError();
+  }
   const recorded = await record(message, rcpt, state, attempt, outcome, deps);
   deps.metrics.deliveries.inc({ outcome: recorded.type });
   deps.metrics.deliveryDuration.observe({ outcome: recorded.type }, (Date.now() - started) / 1000);
@@ -94,7 +113,17 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   }
 }
 
-async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, pool: ConnectionPool): Promise<AttemptOutcome> {
+async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine): Promise<AttemptOutcome> {
+  const domain = domainOf(address);
+  const destination = await engine.destinations(domain);
+  if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
+  if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
+  const d = deps.config.delivery;
+  const name = siteOf(domain, destination);
+  const site = { name, limits: limitsFor(name, domain, d.throttle, d) };
+  const slot = await engine.throttle.takeRateSlot(site.name, site.limits);
+  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, detail: slot.reason };
+
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
   const fromDomain = message.headerFrom ? domainOf(message.headerFrom) : null;
@@ -106,12 +135,23 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
-  const domain = domainOf(address);
-  const destination = await resolveDestination(domain, deps.config.delivery.routes, deps.resolver);
-  if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
-  if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
-  const outcome = await attemptDelivery(pool, destination.targets, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
+  const outcome = await attemptDelivery(engine.pool, destination.targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
+  await learnFrom(outcome, site, engine, deps.log);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
+}
+
+/** Adaptive backoff: a site's "try later" answers slow it down, its successes speed it back up. */
+async function learnFrom(outcome: AttemptOutcome, site: Site, engine: Engine, log: Logger): Promise<void> {
+  try {
+    if (outcome.kind === 'delivered') return await engine.throttle.recordSuccess(site.name, site.limits);
+    if (outcome.kind !== 'deferred' || !isPushback(outcome)) return;
+    const paused = await engine.throttle.recordTrouble(site.name, site.limits, outcome.reply ?? outcome.detail, engine.pool.openTo(site.name));
+    if (paused) {
+      log.warn({ site: site.name, until: new Date(paused.pausedUntil).toISOString(), connections: paused.ceiling, reason: outcome.reply ?? outcome.detail }, `site ${site.name} pushes back: paused, then at most ${paused.ceiling} connection(s)`);
+    }
+  } catch (err) {
+    log.warn({ site: site.name, err: (err as Error).message }, 'could not record the site\'s backoff state');
+  }
 }
 
 /**
@@ -130,7 +170,7 @@ interface Recorded {
   detail?: string;
 }
 
-async function record(message: StoredMessage, rcpt: number, prev: RecipientState, attempt: number, outcome: AttemptOutcome, deps: DeliveryDeps): Promise<Recorded> {
+async function record(message: StoredMessage, rcpt: number, prev: RecipientState, attempt: number, outcome: Attempted, deps: DeliveryDeps): Promise<Recorded> {
   const now = Date.now();
   const event: MessageEvent = { type: 'delivered', at: new Date(now).toISOString(), rcpt, address: prev.address, attempt, ...eventFields(outcome) };
   const state: RecipientState = { ...prev, attempts: attempt, updatedAt: now };
@@ -166,7 +206,7 @@ function isBadAddress(enhancedCode: string | undefined): boolean {
   return !!enhancedCode && enhancedCode.startsWith('5.1.');
 }
 
-function eventFields(o: AttemptOutcome): Partial<MessageEvent> {
+function eventFields(o: Attempted): Partial<MessageEvent> {
   if (o.kind === 'delivered') return { remoteHost: o.remoteHost, reply: o.reply, ...(o.tls ? { tls: o.tls } : {}), ...(o.dkim ? { dkim: o.dkim } : {}) };
   return {
     ...(o.remoteHost ? { remoteHost: o.remoteHost } : {}),
@@ -177,7 +217,7 @@ function eventFields(o: AttemptOutcome): Partial<MessageEvent> {
   };
 }
 
-function logFields(o: AttemptOutcome): Record<string, unknown> {
+function logFields(o: Attempted): Record<string, unknown> {
   return o.kind === 'delivered' ? { remote: o.remoteHost, reply: o.reply, tls: o.tls, dkim: o.dkim } : { remote: o.remoteHost, reply: o.reply };
 }
 

@@ -27,6 +27,14 @@ export interface Keys {
   readonly domainsVersion: string;
   /** a sending domain's history: JSON events, newest first, capped (list) */
   domainEvents(domain: string): string;
+  /** connections open to a destination site: lease id → expiry ms (sorted set; a crashed node's leases expire) */
+  siteConnections(site: string): string;
+  /** the site's rate limiter: the theoretical arrival time of the next message, ms (GCRA, string with TTL) */
+  siteRate(site: string): string;
+  /** the site's adaptive-backoff and pause state (hash; absent while the site behaves) */
+  siteState(site: string): string;
+  /** every site delivered to recently (sorted set: site → last use ms), for `queue sites` */
+  readonly sites: string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
   readonly domainRecheckLock: string;
 }
@@ -44,6 +52,10 @@ export function createKeys(namespace: string): Keys {
     authFailures: (ip) => `${tag}:authfail:${ip}`,
     domains: `${tag}:domains`,
     domainsVersion: `${tag}:domains:version`,
+    siteConnections: (site) => `${tag}:site:${site}:conns`,
+    siteRate: (site) => `${tag}:site:${site}:rate`,
+    siteState: (site) => `${tag}:site:${site}:state`,
+    sites: `${tag}:sites`,
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
   };

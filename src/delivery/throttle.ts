@@ -1,0 +1,220 @@
+/**
+ * Per-site limits that hold across every process and node sharing the Redis: connection leases,
+ * a smooth message rate, and adaptive backoff when a site pushes back.
+ *
+ * Promises: at most `connections` leases per site are live at once (a lease expires unless its
+ * holder renews it, so a crashed node's connections free themselves); messages are admitted no
+ * faster than one per 60/perMinute s (GCRA: evenly spaced, no bursts); a run of "try later"
+ * answers (421, 4.7.x, refused connections) halves the site's connection ceiling and pauses it for
+ * a growing window, and successes earn the connections back one at a time (AIMD). Every denial
+ * says how long to wait, so callers re-schedule instead of polling. Redis's clock is the clock.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import type { SiteLimits } from './sites.js';
+
+/** A lease lives this long unless renewed; holders renew every third of it. */
+export const LEASE_TTL_MS = 60_000;
+/** Backoff state is forgotten after a day without trouble. */
+const STATE_TTL_MS = 24 * 3600_000;
+
+const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * KEYS[1] leases (zset), KEYS[2] state (hash), KEYS[3] sites (zset)
+ * ARGV[1] configured connections, ARGV[2] lease id, ARGV[3] lease ttl ms, ARGV[4] site name
+ * Returns {1, 0, state?} when leased; {0, wait ms, 1} when paused; {0, -1, state?} when every
+ * connection is taken. state? is 1 when the site has backoff state.
+ */
+const OPEN_CONNECTION = `${NOW}
+redis.call('ZADD', KEYS[3], now, ARGV[4])
+local hasState = redis.call('EXISTS', KEYS[2])
+local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
+if paused > now then return {0, paused - now, 1} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = tonumber(ARGV[1])
+local ceiling = tonumber(redis.call('HGET', KEYS[2], 'ceiling') or ARGV[1])
+if ceiling < limit then limit = ceiling end
+if redis.call('ZCARD', KEYS[1]) >= limit then return {0, -1, hasState} end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+return {1, 0, hasState}`;
+
+/** KEYS[1] leases; ARGV[1] lease id, ARGV[2] ttl ms. Returns 1 when renewed, 0 when the lease had expired (re-added). */
+const RENEW_CONNECTION = `${NOW}
+local existed = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+if existed then return 1 end
+return 0`;
+
+/**
+ * GCRA: KEYS[1] theoretical arrival time; ARGV[1] interval ms.
+ * Returns 0 when admitted, else the ms until the next message may go.
+ */
+const TAKE_RATE_SLOT = `${NOW}
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if tat > now then return tat - now end
+redis.call('SET', KEYS[1], tat + interval, 'PX', interval + 1000)
+return 0`;
+
+/**
+ * KEYS[1] state; ARGV[1] configured connections, ARGV[2] reason, ARGV[3] threshold, ARGV[4] first pause ms,
+ * ARGV[5] max pause ms, ARGV[6] state ttl ms, ARGV[7] connections in use now
+ * Returns {paused until ms (0: not paused), ceiling}.
+ */
+const RECORD_TROUBLE = `${NOW}
+local troubles = redis.call('HINCRBY', KEYS[1], 'troubles', 1)
+redis.call('HSET', KEYS[1], 'successes', 0, 'lastTrouble', ARGV[2], 'lastTroubleAt', now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
+if troubles < tonumber(ARGV[3]) then return {0, tonumber(redis.call('HGET', KEYS[1], 'ceiling') or ARGV[1])} end
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or ARGV[1])
+local inUse = tonumber(ARGV[7])
+if inUse > 0 and inUse < ceiling then ceiling = inUse end
+ceiling = math.max(1, math.floor(ceiling / 2))
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+local pause = math.min(tonumber(ARGV[4]) * (2 ^ level), tonumber(ARGV[5]))
+redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'level', level + 1, 'troubles', 0, 'pausedUntil', now + pause, 'reason', ARGV[2])
+return {now + pause, ceiling}`;
+
+/**
+ * KEYS[1] state; ARGV[1] configured connections, ARGV[2] successes per step.
+ * Nothing to do while the site has no state. Returns the ceiling (0: state cleared, back to configured).
+ */
+const RECORD_SUCCESS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'troubles', 0)
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or ARGV[1])
+local successes = redis.call('HINCRBY', KEYS[1], 'successes', 1)
+if successes < tonumber(ARGV[2]) then return ceiling end
+ceiling = ceiling + 1
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+if level > 0 then level = level - 1 end
+if ceiling >= tonumber(ARGV[1]) and level == 0 and not redis.call('HGET', KEYS[1], 'manual') then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'successes', 0, 'level', level)
+return ceiling`;
+
+export type Admission = { ok: true } | { ok: false; waitMs: number; reason: string };
+
+export interface SiteState {
+  site: string;
+  /** live leases (connections open across all nodes) */
+  connections: number;
+  ceiling: number | null;
+  pausedUntil: string | null;
+  reason: string | null;
+  lastTrouble: string | null;
+  manual: boolean;
+  lastUsed: string;
+}
+
+interface ThrottleCommands {
+  siteOpenConnection(leases: string, state: string, sites: string, limit: number, leaseId: string, ttl: number, site: string): Promise<[number, number, number]>;
+  siteRenewConnection(leases: string, leaseId: string, ttl: number): Promise<number>;
+  siteTakeRateSlot(rate: string, intervalMs: number): Promise<number>;
+  siteRecordTrouble(state: string, limit: number, reason: string, threshold: number, firstPause: number, maxPause: number, ttl: number, inUse: number): Promise<[number, number]>;
+  siteRecordSuccess(state: string, limit: number, successesPerStep: number): Promise<number>;
+}
+
+export interface BackoffSettings {
+  threshold: number;
+  firstPauseSeconds: number;
+  maxPauseSeconds: number;
+  successesPerStep: number;
+}
+
+export class SiteThrottle {
+  private readonly redis: Redis & ThrottleCommands;
+  /** sites known (to this process) to be under backoff: only their successes are worth a Redis call */
+  private readonly troubled = new Set<string>();
+
+  constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings) {
+    redis.defineCommand('siteOpenConnection', { numberOfKeys: 3, lua: OPEN_CONNECTION });
+    redis.defineCommand('siteRenewConnection', { numberOfKeys: 1, lua: RENEW_CONNECTION });
+    redis.defineCommand('siteTakeRateSlot', { numberOfKeys: 1, lua: TAKE_RATE_SLOT });
+    redis.defineCommand('siteRecordTrouble', { numberOfKeys: 1, lua: RECORD_TROUBLE });
+    redis.defineCommand('siteRecordSuccess', { numberOfKeys: 1, lua: RECORD_SUCCESS });
+    this.redis = redis as Redis & ThrottleCommands;
+  }
+
+  /** A message to the site may go now (rate), or after waitMs. */
+  async takeRateSlot(site: string, limits: SiteLimits): Promise<Admission> {
+    if (limits.perMinute <= 0) return { ok: true };
+    const waitMs = await this.redis.siteTakeRateSlot(this.keys.siteRate(site), 60_000 / limits.perMinute);
+    return waitMs === 0 ? { ok: true } : { ok: false, waitMs, reason: `${site}: rate limit ${limits.perMinute}/min` };
+  }
+
+  /** A lease for one more connection to the site, or how long to wait (-1: until one is released). */
+  async openConnection(site: string, limits: SiteLimits): Promise<{ ok: true; leaseId: string } | { ok: false; waitMs: number; paused: boolean }> {
+    const leaseId = randomBytes(8).toString('hex');
+    const [granted, waitMs, hasState] = await this.redis.siteOpenConnection(this.keys.siteConnections(site), this.keys.siteState(site), this.keys.sites, limits.connections, leaseId, LEASE_TTL_MS, site);
+    if (hasState) this.troubled.add(site);
+    return granted === 1 ? { ok: true, leaseId } : { ok: false, waitMs, paused: waitMs > 0 };
+  }
+
+  async renewConnection(site: string, leaseId: string): Promise<void> {
+    await this.redis.siteRenewConnection(this.keys.siteConnections(site), leaseId, LEASE_TTL_MS);
+  }
+
+  async closeConnection(site: string, leaseId: string): Promise<void> {
+    await this.redis.zrem(this.keys.siteConnections(site), leaseId);
+  }
+
+  /** A "try later" answer from the site; returns the pause when this one tipped it into backoff. */
+  async recordTrouble(site: string, limits: SiteLimits, reason: string, inUse: number): Promise<{ pausedUntil: number; ceiling: number } | null> {
+    const b = this.backoff;
+    this.troubled.add(site);
+    const [pausedUntil, ceiling] = await this.redis.siteRecordTrouble(this.keys.siteState(site), limits.connections, reason.slice(0, 300), b.threshold, b.firstPauseSeconds * 1000, b.maxPauseSeconds * 1000, STATE_TTL_MS, inUse);
+    return pausedUntil > 0 ? { pausedUntil, ceiling } : null;
+  }
+
+  /** A delivery went through; a site under backoff earns connections back. */
+  async recordSuccess(site: string, limits: SiteLimits): Promise<void> {
+    if (!this.troubled.has(site)) return;
+    const ceiling = await this.redis.siteRecordSuccess(this.keys.siteState(site), limits.connections, this.backoff.successesPerStep);
+    if (ceiling === 0) this.troubled.delete(site);
+  }
+
+  /** Operator pause (until resumed or `untilMs`). */
+  async pause(site: string, untilMs: number, reason: string): Promise<void> {
+    await this.redis.multi().hset(this.keys.siteState(site), 'pausedUntil', untilMs, 'reason', reason, 'manual', '1').pexpireat(this.keys.siteState(site), untilMs + STATE_TTL_MS).zadd(this.keys.sites, Date.now(), site).exec();
+  }
+
+  /** Ends a pause and any backoff: the site gets its configured limits back. */
+  async resume(site: string): Promise<boolean> {
+    this.troubled.delete(site);
+    return (await this.redis.del(this.keys.siteState(site))) === 1;
+  }
+
+  async states(): Promise<SiteState[]> {
+    const sites = await this.redis.zrange(this.keys.sites, '0', '-1', 'WITHSCORES');
+    const now = Date.now();
+    const out: SiteState[] = [];
+    for (let i = 0; i < sites.length; i += 2) {
+      const site = sites[i]!;
+      const [[, conns] = [], [, state] = []] = ((await this.redis.multi().zcount(this.keys.siteConnections(site), now, '+inf').hgetall(this.keys.siteState(site)).exec()) ?? []) as [unknown, unknown][];
+      const s = (state ?? {}) as Record<string, string>;
+      const paused = Number(s.pausedUntil ?? 0);
+      out.push({
+        site, connections: Number(conns ?? 0), ceiling: s.ceiling ? Number(s.ceiling) : null,
+        pausedUntil: paused > now ? new Date(paused).toISOString() : null, reason: s.reason ?? null,
+        lastTrouble: s.lastTrouble ?? null, manual: s.manual === '1', lastUsed: new Date(Number(sites[i + 1])).toISOString(),
+      });
+    }
+    return out;
+  }
+}
+
+/** Answers that mean "you are sending too much / too fast, try later", rather than a problem with the message. */
+export function isPushback(outcome: { code?: number; enhancedCode?: string; reply?: string; detail: string }): boolean {
+  if (outcome.code === 421) return true;
+  if (outcome.code && outcome.code >= 400 && outcome.code < 500 && outcome.enhancedCode?.startsWith('4.7.')) return true;
+  if (outcome.code && outcome.code >= 400 && outcome.code < 500 && /too many|rate limit|try (again )?later|throttl|deferred due to/i.test(outcome.reply ?? '')) return true;
+  return !outcome.code && /ECONNREFUSED|connection refused/i.test(outcome.detail);
+}
