@@ -14,7 +14,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
 import type { SiteLimits } from './sites.js';
-import { LEASE_TTL_MS, type SiteThrottle } from './throttle.js';
+import type { SiteThrottle } from './throttle.js';
 import { useFastDataEncoding } from './dot-stuffing.js';
 
 export interface PoolOptions {
@@ -111,7 +111,7 @@ export class ConnectionPool {
 
   private async openNew(pool: HostPool, target: Target, leaseId: string): Promise<Lease> {
     pool.open++;
-    const renewTimer = setInterval(() => void this.throttle.renewConnection(pool.site.name, leaseId).catch(() => undefined), LEASE_TTL_MS / 3);
+    const renewTimer = setInterval(() => void this.throttle.renewConnection(pool.site.name, leaseId).catch(() => undefined), this.throttle.leaseTtlMs / 3);
     renewTimer.unref();
     try {
       const pooled: PooledConnection = { connection: await this.connect(target), messages: 0, broken: false, leaseId, renewTimer };

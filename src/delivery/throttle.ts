@@ -134,7 +134,7 @@ export class SiteThrottle {
   /** sites known (to this process) to be under backoff: only their successes are worth a Redis call */
   private readonly troubled = new Set<string>();
 
-  constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings) {
+  constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings, readonly leaseTtlMs = LEASE_TTL_MS) {
     redis.defineCommand('siteOpenConnection', { numberOfKeys: 3, lua: OPEN_CONNECTION });
     redis.defineCommand('siteRenewConnection', { numberOfKeys: 1, lua: RENEW_CONNECTION });
     redis.defineCommand('siteTakeRateSlot', { numberOfKeys: 1, lua: TAKE_RATE_SLOT });
@@ -153,13 +153,13 @@ export class SiteThrottle {
   /** A lease for one more connection to the site, or how long to wait (-1: until one is released). */
   async openConnection(site: string, limits: SiteLimits): Promise<{ ok: true; leaseId: string } | { ok: false; waitMs: number; paused: boolean }> {
     const leaseId = randomBytes(8).toString('hex');
-    const [granted, waitMs, hasState] = await this.redis.siteOpenConnection(this.keys.siteConnections(site), this.keys.siteState(site), this.keys.sites, limits.connections, leaseId, LEASE_TTL_MS, site);
+    const [granted, waitMs, hasState] = await this.redis.siteOpenConnection(this.keys.siteConnections(site), this.keys.siteState(site), this.keys.sites, limits.connections, leaseId, this.leaseTtlMs, site);
     if (hasState) this.troubled.add(site);
     return granted === 1 ? { ok: true, leaseId } : { ok: false, waitMs, paused: waitMs > 0 };
   }
 
   async renewConnection(site: string, leaseId: string): Promise<void> {
-    await this.redis.siteRenewConnection(this.keys.siteConnections(site), leaseId, LEASE_TTL_MS);
+    await this.redis.siteRenewConnection(this.keys.siteConnections(site), leaseId, this.leaseTtlMs);
   }
 
   async closeConnection(site: string, leaseId: string): Promise<void> {

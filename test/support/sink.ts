@@ -27,6 +27,8 @@ export interface SinkOptions {
 export interface Sink {
   port: number;
   messages: Received[];
+  /** connections opened so far, the most open at one time, and when each message ended DATA (ms) */
+  stats: { connections: number; open: number; maxOpen: number; arrivals: number[] };
   rcptAttempts: Map<string, number>;
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -36,12 +38,21 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const messages: Received[] = [];
   const rcptAttempts = new Map<string, number>();
   let dataSeen = 0;
+  const stats = { connections: 0, open: 0, maxOpen: 0, arrivals: [] as number[] };
   const fail = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
 
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onConnect(_session, callback) {
+      stats.connections++;
+      stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
+      callback();
+    },
+    onClose() {
+      stats.open--;
+    },
     onRcptTo(address, _session, callback) {
       const seen = (rcptAttempts.get(address.address) ?? 0) + 1;
       rcptAttempts.set(address.address, seen);
@@ -62,6 +73,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
         const reply = options.onData?.(message, ++dataSeen);
         if (reply && reply.code >= 400) return callback(fail(reply));
         messages.push(message);
+        stats.arrivals.push(Date.now());
         callback(null, 'sink: ok');
       });
     },
@@ -77,6 +89,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   return {
     port,
     messages,
+    stats,
     rcptAttempts,
     async waitFor(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
