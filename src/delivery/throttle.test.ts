@@ -46,8 +46,8 @@ describe('site throttle', () => {
   it('spaces messages evenly at perMinute across processes, without bursts', async () => {
     const { one, two } = pair();
     const l = limits({ perMinute: 600 }); // one per 100 ms
-    expect(await one.takeRateSlot('docomo.ne.jp', l)).toEqual({ ok: true });
-    const denied = await two.takeRateSlot('docomo.ne.jp', l);
+    expect(await one.admit('docomo.ne.jp', l)).toEqual({ ok: true });
+    const denied = await two.admit('docomo.ne.jp', l);
     expect(denied.ok).toBe(false);
     if (!denied.ok) {
       expect(denied.waitMs).toBeGreaterThan(50);
@@ -56,12 +56,12 @@ describe('site throttle', () => {
     const admitted: number[] = [];
     const started = Date.now();
     while (admitted.length < 6) {
-      const slot = await (admitted.length % 2 ? one : two).takeRateSlot('docomo.ne.jp', l);
+      const slot = await (admitted.length % 2 ? one : two).admit('docomo.ne.jp', l);
       if (slot.ok) admitted.push(Date.now() - started);
       else await new Promise((r) => setTimeout(r, slot.waitMs));
     }
     for (let i = 1; i < admitted.length; i++) expect(admitted[i]! - admitted[i - 1]!).toBeGreaterThanOrEqual(90);
-    expect(await one.takeRateSlot('unlimited.example', limits({ perMinute: 0 }))).toEqual({ ok: true });
+    expect(await one.admit('unlimited.example', limits({ perMinute: 0 }))).toEqual({ ok: true });
   });
 
   it('backs off after a run of pushback: halves the connections, pauses for a growing window, then earns them back', async () => {

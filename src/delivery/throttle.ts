@@ -50,23 +50,28 @@ if existed then return 1 end
 return 0`;
 
 /**
- * GCRA: KEYS[1] theoretical arrival time; ARGV[1] interval ms.
- * Returns 0 when admitted, else the ms until the next message may go.
+ * One message may go to the site now: it is not paused, and (GCRA) the rate allows it.
+ * KEYS[1] state (hash), KEYS[2] theoretical arrival time (string); ARGV[1] interval ms (0: no rate limit).
+ * Returns {0} when admitted, {ms, 1} while paused, {ms, 0} when the rate says wait.
  */
-const TAKE_RATE_SLOT = `${NOW}
+const ADMIT = `${NOW}
+local paused = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
+if paused > now then return {paused - now, 1} end
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if interval <= 0 then return {0} end
+local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tat < now then tat = now end
-if tat > now then return tat - now end
-redis.call('SET', KEYS[1], tat + interval, 'PX', interval + 1000)
-return 0`;
+if tat > now then return {tat - now, 0} end
+redis.call('SET', KEYS[2], tat + interval, 'PX', interval + 1000)
+return {0}`;
 
 /**
- * KEYS[1] state; ARGV[1] configured connections, ARGV[2] reason, ARGV[3] threshold, ARGV[4] first pause ms,
- * ARGV[5] max pause ms, ARGV[6] state ttl ms, ARGV[7] connections in use now
+ * KEYS[1] state, KEYS[2] troubled sites (set); ARGV[1] configured connections, ARGV[2] reason, ARGV[3] threshold,
+ * ARGV[4] first pause ms, ARGV[5] max pause ms, ARGV[6] state ttl ms, ARGV[7] connections in use now, ARGV[8] site
  * Returns {paused until ms (0: not paused), ceiling}.
  */
 const RECORD_TROUBLE = `${NOW}
+redis.call('SADD', KEYS[2], ARGV[8])
 local troubles = redis.call('HINCRBY', KEYS[1], 'troubles', 1)
 redis.call('HSET', KEYS[1], 'successes', 0, 'lastTrouble', ARGV[2], 'lastTroubleAt', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
@@ -81,11 +86,14 @@ redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'level', level + 1, 'troubles', 
 return {now + pause, ceiling}`;
 
 /**
- * KEYS[1] state; ARGV[1] configured connections, ARGV[2] successes per step.
+ * KEYS[1] state, KEYS[2] troubled sites (set); ARGV[1] configured connections, ARGV[2] successes per step, ARGV[3] site.
  * Nothing to do while the site has no state. Returns the ceiling (0: state cleared, back to configured).
  */
 const RECORD_SUCCESS = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[3])
+  return 0
+end
 redis.call('HSET', KEYS[1], 'troubles', 0)
 local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or ARGV[1])
 local successes = redis.call('HINCRBY', KEYS[1], 'successes', 1)
@@ -95,6 +103,7 @@ local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
 if level > 0 then level = level - 1 end
 if ceiling >= tonumber(ARGV[1]) and level == 0 and not redis.call('HGET', KEYS[1], 'manual') then
   redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
   return 0
 end
 redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'successes', 0, 'level', level)
@@ -117,9 +126,9 @@ export interface SiteState {
 interface ThrottleCommands {
   siteOpenConnection(leases: string, state: string, sites: string, limit: number, leaseId: string, ttl: number, site: string): Promise<[number, number, number]>;
   siteRenewConnection(leases: string, leaseId: string, ttl: number): Promise<number>;
-  siteTakeRateSlot(rate: string, intervalMs: number): Promise<number>;
-  siteRecordTrouble(state: string, limit: number, reason: string, threshold: number, firstPause: number, maxPause: number, ttl: number, inUse: number): Promise<[number, number]>;
-  siteRecordSuccess(state: string, limit: number, successesPerStep: number): Promise<number>;
+  siteAdmit(state: string, rate: string, intervalMs: number): Promise<[number, number?]>;
+  siteRecordTrouble(state: string, troubled: string, limit: number, reason: string, threshold: number, firstPause: number, maxPause: number, ttl: number, inUse: number, site: string): Promise<[number, number]>;
+  siteRecordSuccess(state: string, troubled: string, limit: number, successesPerStep: number, site: string): Promise<number>;
 }
 
 export interface BackoffSettings {
@@ -137,17 +146,32 @@ export class SiteThrottle {
   constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings, readonly leaseTtlMs = LEASE_TTL_MS) {
     redis.defineCommand('siteOpenConnection', { numberOfKeys: 3, lua: OPEN_CONNECTION });
     redis.defineCommand('siteRenewConnection', { numberOfKeys: 1, lua: RENEW_CONNECTION });
-    redis.defineCommand('siteTakeRateSlot', { numberOfKeys: 1, lua: TAKE_RATE_SLOT });
-    redis.defineCommand('siteRecordTrouble', { numberOfKeys: 1, lua: RECORD_TROUBLE });
-    redis.defineCommand('siteRecordSuccess', { numberOfKeys: 1, lua: RECORD_SUCCESS });
+    redis.defineCommand('siteAdmit', { numberOfKeys: 2, lua: ADMIT });
+    redis.defineCommand('siteRecordTrouble', { numberOfKeys: 2, lua: RECORD_TROUBLE });
+    redis.defineCommand('siteRecordSuccess', { numberOfKeys: 2, lua: RECORD_SUCCESS });
     this.redis = redis as Redis & ThrottleCommands;
   }
 
-  /** A message to the site may go now (rate), or after waitMs. */
-  async takeRateSlot(site: string, limits: SiteLimits): Promise<Admission> {
-    if (limits.perMinute <= 0) return { ok: true };
-    const waitMs = await this.redis.siteTakeRateSlot(this.keys.siteRate(site), 60_000 / limits.perMinute);
-    return waitMs === 0 ? { ok: true } : { ok: false, waitMs, reason: `${site}: rate limit ${limits.perMinute}/min` };
+  /**
+   * A message to the site may go now, or after waitMs (paused, or the rate). Costs a Redis call
+   * only for sites with a rate limit or under backoff (reused connections must respect a pause too).
+   */
+  async admit(site: string, limits: SiteLimits): Promise<Admission> {
+    if (limits.perMinute <= 0 && !this.troubled.has(site)) return { ok: true };
+    const [waitMs, paused] = await this.redis.siteAdmit(this.keys.siteState(site), this.keys.siteRate(site), limits.perMinute > 0 ? 60_000 / limits.perMinute : 0);
+    if (waitMs === 0) return { ok: true };
+    return { ok: false, waitMs, reason: paused ? `site ${site} is paused (backoff or operator)` : `site ${site}: rate limit ${limits.perMinute}/min` };
+  }
+
+  /** Learns which sites other processes put under backoff (one SMEMBERS a second). */
+  watch(intervalMs = 1000): () => void {
+    const timer = setInterval(() => {
+      this.redis.smembers(this.keys.troubledSites).then((sites) => {
+        for (const s of sites) this.troubled.add(s);
+      }, () => undefined);
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** A lease for one more connection to the site, or how long to wait (-1: until one is released). */
@@ -170,26 +194,29 @@ export class SiteThrottle {
   async recordTrouble(site: string, limits: SiteLimits, reason: string, inUse: number): Promise<{ pausedUntil: number; ceiling: number } | null> {
     const b = this.backoff;
     this.troubled.add(site);
-    const [pausedUntil, ceiling] = await this.redis.siteRecordTrouble(this.keys.siteState(site), limits.connections, reason.slice(0, 300), b.threshold, b.firstPauseSeconds * 1000, b.maxPauseSeconds * 1000, STATE_TTL_MS, inUse);
+    const [pausedUntil, ceiling] = await this.redis.siteRecordTrouble(this.keys.siteState(site), this.keys.troubledSites, limits.connections, reason.slice(0, 300), b.threshold, b.firstPauseSeconds * 1000, b.maxPauseSeconds * 1000, STATE_TTL_MS, inUse, site);
     return pausedUntil > 0 ? { pausedUntil, ceiling } : null;
   }
 
   /** A delivery went through; a site under backoff earns connections back. */
   async recordSuccess(site: string, limits: SiteLimits): Promise<void> {
     if (!this.troubled.has(site)) return;
-    const ceiling = await this.redis.siteRecordSuccess(this.keys.siteState(site), limits.connections, this.backoff.successesPerStep);
+    const ceiling = await this.redis.siteRecordSuccess(this.keys.siteState(site), this.keys.troubledSites, limits.connections, this.backoff.successesPerStep, site);
     if (ceiling === 0) this.troubled.delete(site);
   }
 
   /** Operator pause (until resumed or `untilMs`). */
   async pause(site: string, untilMs: number, reason: string): Promise<void> {
-    await this.redis.multi().hset(this.keys.siteState(site), 'pausedUntil', untilMs, 'reason', reason, 'manual', '1').pexpireat(this.keys.siteState(site), untilMs + STATE_TTL_MS).zadd(this.keys.sites, Date.now(), site).exec();
+    this.troubled.add(site);
+    await this.redis.multi().hset(this.keys.siteState(site), 'pausedUntil', untilMs, 'reason', reason, 'manual', '1').pexpireat(this.keys.siteState(site), untilMs + STATE_TTL_MS)
+      .zadd(this.keys.sites, Date.now(), site).sadd(this.keys.troubledSites, site).exec();
   }
 
   /** Ends a pause and any backoff: the site gets its configured limits back. */
   async resume(site: string): Promise<boolean> {
     this.troubled.delete(site);
-    return (await this.redis.del(this.keys.siteState(site))) === 1;
+    const [[, deleted] = []] = ((await this.redis.multi().del(this.keys.siteState(site)).srem(this.keys.troubledSites, site).exec()) ?? []) as [unknown, unknown][];
+    return deleted === 1;
   }
 
   async states(): Promise<SiteState[]> {

@@ -61,6 +61,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
   }, deps.throttle);
   const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000) };
+  const unwatch = deps.throttle.watch();
   const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, engine), {
     connection: deps.connection,
     prefix: deps.keys.queuePrefix,
@@ -76,6 +77,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   worker.on('error', (err) => deps.log.error({ err: err.message }, 'delivery worker error'));
   return {
     async close() {
+      unwatch();
       await worker.close();
       pool.close();
     },
@@ -121,7 +123,7 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const d = deps.config.delivery;
   const name = siteOf(domain, destination);
   const site = { name, limits: limitsFor(name, domain, d.throttle, d) };
-  const slot = await engine.throttle.takeRateSlot(site.name, site.limits);
+  const slot = await engine.throttle.admit(site.name, site.limits);
   if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, detail: slot.reason };
 
   const body = await deps.store.body(message.id);

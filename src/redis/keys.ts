@@ -33,6 +33,8 @@ export interface Keys {
   siteRate(site: string): string;
   /** the site's adaptive-backoff and pause state (hash; absent while the site behaves) */
   siteState(site: string): string;
+  /** sites with backoff or pause state (set): each process polls it, so only those sites cost a Redis call per message */
+  readonly troubledSites: string;
   /** every site delivered to recently (sorted set: site → last use ms), for `queue sites` */
   readonly sites: string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
@@ -56,6 +58,7 @@ export function createKeys(namespace: string): Keys {
     siteRate: (site) => `${tag}:site:${site}:rate`,
     siteState: (site) => `${tag}:site:${site}:state`,
     sites: `${tag}:sites`,
+    troubledSites: `${tag}:sites:troubled`,
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
   };

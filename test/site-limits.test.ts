@@ -1,0 +1,110 @@
+/**
+ * Per-site limits as a destination sees them: a sink that counts connections and arrival times
+ * proves the connection limit and the rate hold across two Sokutatsu instances on one Redis
+ * (which also deliver each message once), that connections are reused, that a 421 storm makes
+ * the site back off and recover, and that a dead site does not hold up a healthy one.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import type { App } from '../src/app.js';
+import { SiteThrottle } from '../src/delivery/throttle.js';
+import { eventually, startTestApp } from './support/app.js';
+import { startSink, type Sink } from './support/sink.js';
+
+let apps: App[] = [];
+let sinks: Sink[] = [];
+let servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(apps.map((a) => a.stop()));
+  await Promise.all(sinks.map((s) => s.close()));
+  for (const s of servers) s.close();
+  apps = [];
+  sinks = [];
+  servers = [];
+});
+
+async function sink(options: Parameters<typeof startSink>[0] = {}): Promise<Sink> {
+  const s = await startSink(options);
+  sinks.push(s);
+  return s;
+}
+
+/** Two instances sharing one Redis namespace (one queue), as two nodes would. */
+async function twoNodes(delivery: Record<string, unknown>): Promise<[App, App]> {
+  const namespace = `n${randomBytes(5).toString('hex')}`;
+  const config = { redis: { namespace }, smtp: { trustedNetworks: ['127.0.0.1/32'] }, delivery };
+  apps = [await startTestApp(config), await startTestApp(config)];
+  return apps as [App, App];
+}
+
+async function sendMany(app: App, to: string, count: number, tag: string): Promise<void> {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: app.ports.submission!, ignoreTLS: true, pool: true, maxConnections: 5 });
+  await Promise.all(Array.from({ length: count }, (_, i) => transport.sendMail({ from: 'crm@shop.example', to, subject: `${tag} ${i}`, text: 'hello' })));
+  transport.close();
+}
+
+const route = (port: number, match = '*') => ({ match, host: '127.0.0.1', port, tls: 'none' });
+
+describe('per-site limits', () => {
+  it('two instances on one Redis: each message delivered once, at most 2 connections to the site, connections reused', async () => {
+    const s = await sink();
+    const [a, b] = await twoNodes({ routes: [route(s.port)], throttle: { sites: { 'dest.example': { connections: 2 } } } });
+    await Promise.all([sendMany(a, 'x@dest.example', 30, 'from-a'), sendMany(b, 'y@dest.example', 30, 'from-b')]);
+    await s.waitFor(60, 30_000);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
+    const subjects = s.messages.map((m) => /^Subject: (.*)$/m.exec(m.text)![1]);
+    expect(new Set(subjects).size).toBe(60);
+    expect(s.messages).toHaveLength(60);
+    expect(s.stats.maxOpen).toBeLessThanOrEqual(2);
+    expect(s.stats.connections).toBeLessThanOrEqual(10); // 60 messages, a handful of connections
+  });
+
+  it('spaces messages to a site at its perMinute across both instances', async () => {
+    const s = await sink();
+    const [a, b] = await twoNodes({ routes: [route(s.port)], throttle: { sites: { 'slow.example': { perMinute: 300 } } } }); // one per 200 ms
+    await Promise.all([sendMany(a, 'x@slow.example', 4, 'a'), sendMany(b, 'y@slow.example', 4, 'b')]);
+    await s.waitFor(8, 20_000);
+    const gaps = s.stats.arrivals.slice(1).map((t, i) => t - s.stats.arrivals[i]!);
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(150); // network jitter allowance on 200 ms
+    expect(s.stats.arrivals.at(-1)! - s.stats.arrivals[0]!).toBeGreaterThanOrEqual(7 * 190);
+  });
+
+  it('a 421 storm makes the site back off (fewer connections, a pause) and delivery recovers', async () => {
+    let refusals = 0;
+    const attempts: number[] = [];
+    const s = await sink({ onRcpt: () => (attempts.push(Date.now()), refusals++ < 3 ? { code: 421, message: '4.7.0 Try again later, closing connection' } : undefined) });
+    const [a] = await twoNodes({ routes: [route(s.port)], throttle: { sites: { 'storm.example': { connections: 4 } } }, backoff: { threshold: 3, firstPauseSeconds: 2, maxPauseSeconds: 10, successesPerStep: 1 } });
+    await sendMany(a, 'x@storm.example', 6, 'storm');
+    const throttle = new SiteThrottle(a.redis, a.keys, a.config.delivery.backoff);
+    const backedOff = await eventually(async () => (await throttle.states()).find((st) => st.site === 'storm.example' && st.pausedUntil), 10_000, 'site paused');
+    expect(backedOff.reason).toMatch(/421/);
+    expect(backedOff.ceiling).toBeLessThan(4);
+    await s.waitFor(6, 30_000);
+    // Nothing new was tried during the pause (attempts already under way may finish just after the 3rd refusal).
+    const third = attempts[2]!;
+    expect(attempts.filter((t) => t > third + 300 && t < third + 1800)).toEqual([]);
+    expect(attempts.some((t) => t >= third + 1800)).toBe(true);
+    // Successes earned the connections back and the state was forgotten.
+    await eventually(async () => !(await throttle.states()).find((st) => st.site === 'storm.example' && (st.ceiling || st.pausedUntil)), 10_000, 'site recovered');
+  });
+
+  it('a dead site does not hold up delivery to a healthy one', async () => {
+    const healthy = await sink();
+    // Accepts TCP and never greets: every connection hangs until connectTimeoutSeconds.
+    const blackhole = createServer(() => undefined);
+    servers.push(blackhole);
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', () => r()));
+    const deadPort = (blackhole.address() as { port: number }).port;
+    const [a] = await twoNodes({
+      routes: [route(deadPort, 'dead.example'), route(healthy.port)], connectTimeoutSeconds: 5, concurrency: 10,
+      throttle: { sites: { 'dead.example': { connections: 2 } } },
+    });
+    await sendMany(a, 'x@dead.example', 20, 'dead');
+    const started = Date.now();
+    await sendMany(a, 'y@healthy.example', 5, 'healthy');
+    await healthy.waitFor(5, 10_000);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
