@@ -6,6 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { App } from '../src/app.js';
@@ -111,3 +115,35 @@ describe('per-site limits', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });
+
+describe('operator levers (CLI)', () => {
+  it('queue pause holds a site\'s mail, queue sites shows why, queue resume delivers it at once', async () => {
+    const s = await sink();
+    const [a] = await twoNodes({ routes: [route(s.port)] });
+    const dir = mkdtempSync(join(tmpdir(), 'sokutatsu-sites-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `dataDir: ${dir}/var\nredis: { url: "${a.config.redis.url}", namespace: ${a.config.redis.namespace} }\ndns: { servers: ["127.0.0.1:1"] }\n`);
+
+    const paused = await cli(['queue', 'pause', 'held.example', '--reason', 'complaint from the carrier', '--config', file]);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(/held\.example paused until resumed/);
+    await sendMany(a, 'x@held.example', 3, 'held');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(s.messages).toHaveLength(0);
+
+    const sites = JSON.parse((await cli(['queue', 'sites', '--json', '--config', file])).stdout) as { site: string; pausedUntil: string | null; reason: string }[];
+    expect(sites.find((x) => x.site === 'held.example')).toMatchObject({ reason: 'complaint from the carrier', pausedUntil: expect.any(String) });
+
+    const resumed = await cli(['queue', 'resume', 'held.example', '--config', file]);
+    expect(resumed.stdout).toMatch(/held\.example: resumed; [1-3] waiting deliveries brought forward/);
+    await s.waitFor(3, 5000);
+  });
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

@@ -14,7 +14,7 @@ export type AttemptOutcome =
   | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
   | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string }
   /** not attempted: the site's limits say wait (no attempt is used up) */
-  | { kind: 'waiting'; waitMs: number; detail: string };
+  | { kind: 'waiting'; waitMs: number; paused: boolean; detail: string };
 
 export interface Envelope {
   from: string;
@@ -35,7 +35,7 @@ export async function attemptDelivery(pool: ConnectionPool, targets: Target[], s
     try {
       lease = await pool.acquire(target, site);
     } catch (err) {
-      if (err instanceof SiteBusyError) return { kind: 'waiting', waitMs: err.waitMs, detail: err.message };
+      if (err instanceof SiteBusyError) return { kind: 'waiting', waitMs: err.waitMs, paused: err.paused, detail: err.message };
       const e = err as SmtpFailure;
       if (e.responseCode && e.responseCode >= 500 && e.code === 'EAUTH') return failed('bounced', where, e, `authentication to ${where} (${target.via}) was refused`);
       failures.push(`${where} (${target.via}): ${describe(e)}`);

@@ -109,7 +109,7 @@ end
 redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'successes', 0, 'level', level)
 return ceiling`;
 
-export type Admission = { ok: true } | { ok: false; waitMs: number; reason: string };
+export type Admission = { ok: true } | { ok: false; waitMs: number; paused: boolean; reason: string };
 
 export interface SiteState {
   site: string;
@@ -160,7 +160,7 @@ export class SiteThrottle {
     if (limits.perMinute <= 0 && !this.troubled.has(site)) return { ok: true };
     const [waitMs, paused] = await this.redis.siteAdmit(this.keys.siteState(site), this.keys.siteRate(site), limits.perMinute > 0 ? 60_000 / limits.perMinute : 0);
     if (waitMs === 0) return { ok: true };
-    return { ok: false, waitMs, reason: paused ? `site ${site} is paused (backoff or operator)` : `site ${site}: rate limit ${limits.perMinute}/min` };
+    return { ok: false, waitMs, paused: paused === 1, reason: paused ? `site ${site} is paused (backoff or operator)` : `site ${site}: rate limit ${limits.perMinute}/min` };
   }
 
   /** Learns which sites other processes put under backoff (one SMEMBERS a second). */

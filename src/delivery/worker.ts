@@ -23,7 +23,7 @@ import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { ConnectionPool, type Site } from './pool.js';
-import { cachedDestinations, type Resolution, type Resolver } from './routes.js';
+import { cachedDestinations, type Resolution, type Resolver, type Target } from './routes.js';
 import { limitsFor, siteOf } from './sites.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
 
@@ -95,7 +95,11 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 
   const started = Date.now();
   const attempt = state.attempts + 1;
-  const outcome = await deliver(message, state.address, deps, engine);
+  const { outcome, site } = await deliver(message, state.address, deps, engine);
+  // A job that waits for its site's pause or retry schedule carries the site's name, so
+  // `queue retry-now` / `queue resume` can bring exactly that site's jobs forward.
+  const remember = (outcome.kind === 'waiting' && outcome.paused) || outcome.kind === 'deferred';
+  if (site && remember && job.data.site !== site) await job.updateData({ ...job.data, site });
   if (outcome.kind === 'waiting') {
     // Not an attempt: the site said wait. Back in the queue for then, with jitter so the waiting
     // jobs of one site do not all come back in the same millisecond.
@@ -115,16 +119,20 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   }
 }
 
-async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine): Promise<AttemptOutcome> {
+async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine): Promise<{ outcome: AttemptOutcome; site: string | null }> {
   const domain = domainOf(address);
   const destination = await engine.destinations(domain);
-  if (destination.kind === 'permanent') return { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason };
-  if (destination.kind === 'temporary') return { kind: 'deferred', detail: destination.reason };
+  if (destination.kind === 'permanent') return { outcome: { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason }, site: null };
+  if (destination.kind === 'temporary') return { outcome: { kind: 'deferred', detail: destination.reason }, site: null };
   const d = deps.config.delivery;
   const name = siteOf(domain, destination);
   const site = { name, limits: limitsFor(name, domain, d.throttle, d) };
+  return { outcome: await deliverToSite(message, address, site, destination.targets, deps, engine), site: name };
+}
+
+async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine): Promise<AttemptOutcome> {
   const slot = await engine.throttle.admit(site.name, site.limits);
-  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, detail: slot.reason };
+  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, detail: slot.reason };
 
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
@@ -137,7 +145,7 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
-  const outcome = await attemptDelivery(engine.pool, destination.targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
+  const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
   await learnFrom(outcome, site, engine, deps.log);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
 }

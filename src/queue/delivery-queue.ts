@@ -14,6 +14,8 @@ export const DELIVERY_QUEUE = 'delivery';
 export interface DeliveryJob {
   messageId: string;
   rcpt: number;
+  /** the destination site, once the job waits for it (a pause) or for a retry */
+  site?: string;
 }
 
 /** Job ids are deterministic so that re-adding a job for the same recipient is a no-op. */
@@ -50,4 +52,24 @@ export function addJobToTransaction(queue: Queue<DeliveryJob>, multi: Transactio
   const opts: JobsOptions = { ...DEFAULT_JOB_OPTIONS, jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) };
   const job = new Job<DeliveryJob>(queue, 'deliver', data, opts, jobId);
   void queue.backend.addJobToTransaction(multi, job.asJSON(), jobId);
+}
+
+/**
+ * Brings forward the delayed jobs of one destination site (those waiting for its retry schedule
+ * or its pause; jobs scheduled with Send-At carry no site and stay). Returns how many.
+ */
+export async function promoteSite(queue: Queue<DeliveryJob>, site: string): Promise<number> {
+  const due: Job<DeliveryJob>[] = [];
+  const page = 500;
+  for (let start = 0; ; start += page) {
+    const jobs = await queue.getDelayed(start, start + page - 1);
+    due.push(...jobs.filter((j) => j.data.site === site));
+    if (jobs.length < page) break;
+  }
+  let promoted = 0;
+  for (const job of due) {
+    // A job may have run or moved since the scan: skip it.
+    await job.promote().then(() => promoted++, () => undefined);
+  }
+  return promoted;
 }
