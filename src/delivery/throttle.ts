@@ -14,8 +14,8 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import type { SiteLimits } from './sites.js';
 
-/** A lease lives this long unless renewed; holders renew every third of it. */
-export const LEASE_TTL_MS = 60_000;
+/** A lease lives this long unless renewed (holders renew every third of it): a crashed node's connections are free again within it. */
+export const LEASE_TTL_MS = 15_000;
 /** Backoff state is forgotten after a day without trouble. */
 const STATE_TTL_MS = 24 * 3600_000;
 

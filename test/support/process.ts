@@ -75,6 +75,9 @@ export async function createInstance(options: InstanceOptions): Promise<Instance
     delivery: {
       routes: [{ match: '*', host: '127.0.0.1', port: options.sinkPort, tls: 'none' }],
       retry: { firstDelaySeconds: 1, maxDelaySeconds: 2, maxAgeSeconds: 3600 },
+      // The sink is absent on purpose while these tests crash things: refused connections must
+      // not pause the site for minutes (site backoff has tests of its own).
+      backoff: { threshold: 1_000_000 },
       ...options.delivery,
     },
     shutdown: { graceSeconds: options.graceSeconds ?? 10 },
