@@ -15,6 +15,9 @@
 #   --dkim            also run the DKIM variant: Postfix + OpenDKIM (the harness's dkim instance,
 #                     127.0.0.1:2527) against Sokutatsu signing d=bench.example with its own
 #                     RSA-2048 key (`domain add bench.example`), and report the signing cost
+#   --throttle N      also run Sokutatsu with the bench's destination site (sink.example) limited
+#                     to N messages per minute (delivery.throttle.sites), and report the rate
+#                     achieved against the one configured (Postfix is not run for this variant)
 #   --skip-postfix    measure Sokutatsu only (no ratios)
 #   --only-postfix    measure Postfix only (no build, no Sokutatsu)
 #   --csv FILE        append result rows here (default bench/results/bench-<UTC time>.csv)
@@ -53,6 +56,7 @@ RUNS=1
 DO_POSTFIX=1
 DO_SOKUTATSU=1
 VARIANTS=(plain)
+THROTTLE=0
 CSV=""
 EXTRA=()
 
@@ -67,7 +71,8 @@ while (($#)); do
     --sizes) SIZES=${2:?}; shift 2;;
     --sessions) SESSIONS=${2:?}; shift 2;;
     --runs) RUNS=${2:?}; shift 2;;
-    --dkim) VARIANTS=(plain dkim); shift;;
+    --dkim) VARIANTS=(plain dkim); [[ $THROTTLE != 0 ]] && VARIANTS+=(throttled); shift;;
+    --throttle) THROTTLE=${2:?}; VARIANTS+=(throttled); shift 2;;
     --skip-postfix) DO_POSTFIX=0; shift;;
     --only-postfix) DO_SOKUTATSU=0; shift;;
     --csv) CSV=${2:?}; shift 2;;
@@ -76,6 +81,7 @@ while (($#)); do
     *) usage >&2; echo >&2; die "unknown option '$1'";;
   esac
 done
+[[ $THROTTLE =~ ^[0-9]+$ ]] || die "--throttle must be a whole number of messages per minute, got '$THROTTLE'"
 for v in MESSAGES SESSIONS RUNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} must be a whole number > 0, got '${!v}'"
 done
@@ -306,6 +312,11 @@ start_sokutatsu() { # start_sokutatsu LABEL RUN VARIANT: background, fresh dataD
   sed "s|^dataDir:.*$|dataDir: \"$data\"|" "$CONFIG_TEMPLATE" >"$cfg"
   grep -qx "dataDir: \"$data\"" "$cfg" || die "could not set dataDir in $cfg"
   read -r -a cmd <<<"$(sokutatsu_cmd)"
+  if [[ $3 == throttled ]]; then
+    # relay-bench sends every message to rcpt@sink.example: a routed domain is its own site.
+    sed -i "s|^delivery:$|delivery:\n  throttle: { sites: { \"sink.example\": { perMinute: $THROTTLE } } }|" "$cfg"
+    grep -q "perMinute: $THROTTLE" "$cfg" || die "could not set the throttle in $cfg"
+  fi
   if [[ $3 == dkim ]]; then
     say "$1: sending domain bench.example with an RSA-2048 key (domain add)"
     (cd "$REPO" && env -u SOKUTATSU_REDIS_URL -u SOKUTATSU_CONFIG \
@@ -401,7 +412,7 @@ if ((DO_SOKUTATSU)); then build_sokutatsu; fi
 for size in "${SIZE_LIST[@]}"; do
   for ((run = 1; run <= RUNS; run++)); do
     for variant in "${VARIANTS[@]}"; do
-      if ((DO_POSTFIX)); then run_postfix "$size" "$run" "$variant"; fi
+      if ((DO_POSTFIX)) && [[ $variant != throttled ]]; then run_postfix "$size" "$run" "$variant"; fi
       if ((DO_SOKUTATSU)); then run_sokutatsu "$size" "$run" "$variant"; fi
     done
   done
@@ -414,6 +425,7 @@ if ((DO_POSTFIX && DO_SOKUTATSU)); then
   for size in "${SIZE_LIST[@]}"; do
     tag=$(size_tag "$size")
     for variant in "${VARIANTS[@]}"; do
+      [[ $variant == throttled ]] && continue
       ratio_line "$tag" "$variant" end-to-end e2e_rate
       ratio_line "$tag" "$variant" intake intake_rate
       ratio_line "$tag" "$variant" "relay CPU ms/msg" cpu_ms_per_msg "lower is better"
@@ -426,6 +438,14 @@ if ((DO_SOKUTATSU)) && [[ ${VARIANTS[*]} == *dkim* ]]; then
     tag=$(size_tag "$size")
     ratio_of "$tag" end-to-end e2e_rate "sokutatsu-dkim-$tag" "sokutatsu-$tag"
     ratio_of "$tag" "relay CPU ms/msg" cpu_ms_per_msg "sokutatsu-dkim-$tag" "sokutatsu-$tag" "lower is better"
+  done
+fi
+if ((DO_SOKUTATSU)) && [[ ${VARIANTS[*]} == *throttled* ]]; then
+  say "throttled site (sink.example at $THROTTLE/min = $(awk -v n="$THROTTLE" 'BEGIN { printf "%.2f", n / 60 }') msg/s)"
+  for size in "${SIZE_LIST[@]}"; do
+    tag=$(size_tag "$size")
+    e2e=$(median_of "sokutatsu-throttled-$tag" e2e_rate); intake=$(median_of "sokutatsu-throttled-$tag" intake_rate)
+    echo "[$tag] throttled: intake $intake msg/s, end-to-end $e2e msg/s = $(awk -v a="$e2e" -v n="$THROTTLE" 'BEGIN { if (a == "-") print "n/a"; else printf "%.3f", a * 60 / n }') of the configured rate (must not exceed ~1.0)"
   done
 fi
 say "CSV $CSV; log $LOG; failed runs: $FAILED"

@@ -100,6 +100,14 @@ describe('delivery', () => {
     expect(rcpt.reason).toMatch(/gave up after \d+ attempts.*ECONNREFUSED|gave up after \d+ attempts.*refused/i);
   });
 
+  it('upgrades to TLS when the destination offers STARTTLS and records protocol and cipher in the event', async () => {
+    sink = await startSink({ starttls: true });
+    app = await startTestApp({ ...trusted(sink.port), delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sink.port }] } }); // tls: opportunistic (default)
+    const id = await send(app, 'erin@dest.example');
+    const rcpt = await recipientStatus(app, id, 'delivered');
+    expect(rcpt.events.at(-1).tls).toMatch(/^TLSv1\.[23] TLS_\w+|^TLSv1\.2 [A-Z0-9-]+$/);
+  });
+
   it('holds a message with X-Sokutatsu-Send-At until its time', async () => {
     sink = await startSink();
     app = await startTestApp(trusted(sink.port));

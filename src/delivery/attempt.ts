@@ -14,7 +14,7 @@ export type AttemptOutcome =
   | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
   | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string }
   /** not attempted: the site's limits say wait (no attempt is used up) */
-  | { kind: 'waiting'; waitMs: number; paused: boolean; detail: string };
+  | { kind: 'waiting'; waitMs: number; paused: boolean; reserved?: boolean; detail: string };
 
 export interface Envelope {
   from: string;

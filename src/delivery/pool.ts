@@ -40,7 +40,7 @@ export class SiteBusyError extends Error {
 
 export interface Lease {
   connection: SMTPConnection;
-  /** TLS protocol of the connection, or null for plain text */
+  /** TLS protocol and cipher of the connection ("TLSv1.3 TLS_AES_256_GCM_SHA384"), or null for plain text */
   tlsProtocol: string | null;
   /** true when the connection already carried a message (the server may have dropped it since) */
   reused: boolean;
@@ -82,8 +82,10 @@ export class ConnectionPool {
   async acquire(target: Target, site: Site): Promise<Lease> {
     const pool = this.hostPool(`${site.name}|${poolKey(target)}`, site);
     const waitUntil = Date.now() + (this.options.localWaitMs ?? 2000);
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       if (this.closed) throw new Error('connection pool is closed');
+      // The site may have been paused while this caller waited for a connection.
+      if (waited) await this.stillAdmitted(site);
       const reused = pool.idle.pop();
       if (reused) {
         clearTimeout(reused.idleTimer);
@@ -98,6 +100,11 @@ export class ConnectionPool {
       if (!waitHere) throw new SiteBusyError(site.name, grant.paused ? grant.waitMs : BUSY_RETRY_MS, grant.paused);
       await this.waitForRelease(pool, waitUntil - Date.now());
     }
+  }
+
+  private async stillAdmitted(site: Site): Promise<void> {
+    const admission = await this.throttle.admit(site.name, site.limits, true);
+    if (!admission.ok) throw new SiteBusyError(site.name, admission.waitMs, admission.paused);
   }
 
   /** Closes idle connections; leased ones close when released. */
@@ -236,7 +243,11 @@ function poolKey(t: Target): string {
   return `${t.host}|${t.port}|${t.tls}|${t.auth?.user ?? ''}`;
 }
 
+/** "TLSv1.3 TLS_AES_256_GCM_SHA384" for an encrypted connection, null for plain text. */
 function tlsProtocolOf(connection: SMTPConnection): string | null {
-  const socket = (connection as unknown as { _socket?: { getProtocol?: () => string | null } })._socket;
-  return connection.secure && socket?.getProtocol ? socket.getProtocol() : null;
+  // nodemailer keeps the (upgraded) socket private; TLSSocket tells protocol and cipher.
+  const socket = (connection as unknown as { _socket?: { getProtocol?: () => string | null; getCipher?: () => { name: string } } })._socket;
+  if (!connection.secure || !socket?.getProtocol) return null;
+  const cipher = socket.getCipher?.()?.name;
+  return [socket.getProtocol(), cipher].filter(Boolean).join(' ');
 }

@@ -50,9 +50,11 @@ if existed then return 1 end
 return 0`;
 
 /**
- * One message may go to the site now: it is not paused, and (GCRA) the rate allows it.
+ * One message may go to the site now: it is not paused, and (GCRA) the rate allows it. When the
+ * rate says wait, the next free slot is reserved for the caller, so waiting jobs line up one slot
+ * apart instead of all coming back for the same one.
  * KEYS[1] state (hash), KEYS[2] theoretical arrival time (string); ARGV[1] interval ms (0: no rate limit).
- * Returns {0} when admitted, {ms, 1} while paused, {ms, 0} when the rate says wait.
+ * Returns {0} when admitted, {ms, 1} while paused, {ms, 0} when a slot ms from now is reserved.
  */
 const ADMIT = `${NOW}
 local paused = tonumber(redis.call('HGET', KEYS[1], 'pausedUntil') or '0')
@@ -61,8 +63,8 @@ local interval = tonumber(ARGV[1])
 if interval <= 0 then return {0} end
 local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tat < now then tat = now end
+redis.call('SET', KEYS[2], tat + interval, 'PX', math.floor(tat + interval - now) + 1000)
 if tat > now then return {tat - now, 0} end
-redis.call('SET', KEYS[2], tat + interval, 'PX', interval + 1000)
 return {0}`;
 
 /**
@@ -109,7 +111,8 @@ end
 redis.call('HSET', KEYS[1], 'ceiling', ceiling, 'successes', 0, 'level', level)
 return ceiling`;
 
-export type Admission = { ok: true } | { ok: false; waitMs: number; paused: boolean; reason: string };
+/** `reserved`: a rate slot `waitMs` from now is the caller's; it sends then without asking again (see `admit`'s `holdsSlot`). */
+export type Admission = { ok: true } | { ok: false; waitMs: number; paused: boolean; reserved: boolean; reason: string };
 
 export interface SiteState {
   site: string;
@@ -153,14 +156,17 @@ export class SiteThrottle {
   }
 
   /**
-   * A message to the site may go now, or after waitMs (paused, or the rate). Costs a Redis call
-   * only for sites with a rate limit or under backoff (reused connections must respect a pause too).
+   * A message to the site may go now, or after waitMs (paused, or the rate: then that slot is
+   * reserved for it). `holdsSlot`: the caller comes back for a slot reserved earlier, so only a
+   * pause can stop it. Costs a Redis call only for sites with a rate limit or under backoff
+   * (reused connections must respect a pause too).
    */
-  async admit(site: string, limits: SiteLimits): Promise<Admission> {
-    if (limits.perMinute <= 0 && !this.troubled.has(site)) return { ok: true };
-    const [waitMs, paused] = await this.redis.siteAdmit(this.keys.siteState(site), this.keys.siteRate(site), limits.perMinute > 0 ? 60_000 / limits.perMinute : 0);
+  async admit(site: string, limits: SiteLimits, holdsSlot = false): Promise<Admission> {
+    const rated = limits.perMinute > 0 && !holdsSlot;
+    if (!rated && !this.troubled.has(site)) return { ok: true };
+    const [waitMs, paused] = await this.redis.siteAdmit(this.keys.siteState(site), this.keys.siteRate(site), rated ? 60_000 / limits.perMinute : 0);
     if (waitMs === 0) return { ok: true };
-    return { ok: false, waitMs, paused: paused === 1, reason: paused ? `site ${site} is paused (backoff or operator)` : `site ${site}: rate limit ${limits.perMinute}/min` };
+    return { ok: false, waitMs, paused: paused === 1, reserved: paused !== 1, reason: paused ? `site ${site} is paused (backoff or operator)` : `site ${site}: rate limit ${limits.perMinute}/min` };
   }
 
   /** Learns which sites other processes put under backoff (one SMEMBERS a second). */

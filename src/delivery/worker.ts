@@ -95,17 +95,16 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 
   const started = Date.now();
   const attempt = state.attempts + 1;
-  const { outcome, site } = await deliver(message, state.address, deps, engine);
-  // A job that waits for its site's pause or retry schedule carries the site's name, so
-  // `queue retry-now` / `queue resume` can bring exactly that site's jobs forward.
-  const remember = (outcome.kind === 'waiting' && outcome.paused) || outcome.kind === 'deferred';
-  if (site && remember && job.data.site !== site) await job.updateData({ ...job.data, site });
+  const holdsSlot = job.data.slotAt !== undefined && Date.now() >= job.data.slotAt - 20;
+  const { outcome, site } = await deliver(message, state.address, deps, engine, holdsSlot);
+  await rememberWait(job, outcome, site);
   if (outcome.kind === 'waiting') {
-    // Not an attempt: the site said wait. Back in the queue for then, with jitter so the waiting
-    // jobs of one site do not all come back in the same millisecond.
+    // Not an attempt: the site said wait. Back in the queue for then: at the reserved rate slot
+    // exactly, else with jitter so the waiting jobs of one site do not all return at once.
     deps.metrics.throttled.inc();
     deps.log.debug({ id: messageId, to: state.address, waitMs: outcome.waitMs, detail: outcome.detail }, 'delivery waits for its site');
-    await job.moveToDelayed(Date.now() + outcome.waitMs + Math.floor(Math.random() * Math.min(1000, outcome.waitMs / 2 + 100)), token);
+    const jitter = outcome.reserved ? 0 : Math.floor(Math.random() * Math.min(1000, outcome.waitMs / 2 + 100));
+    await job.moveToDelayed(Date.now() + outcome.waitMs + jitter, token);
     throw new DelayedError();
   }
   const recorded = await record(message, rcpt, state, attempt, outcome, deps);
@@ -119,7 +118,20 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   }
 }
 
-async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine): Promise<{ outcome: AttemptOutcome; site: string | null }> {
+/**
+ * What a waiting job must carry: its site's name when it waits for a pause or a retry (so
+ * `queue retry-now` / `queue resume` find it), the time of a rate slot reserved for it.
+ */
+async function rememberWait(job: Job<DeliveryJob>, outcome: AttemptOutcome, site: string | null): Promise<void> {
+  if (outcome.kind !== 'waiting' && outcome.kind !== 'deferred') return; // the job ends here
+  const next: DeliveryJob = { ...job.data };
+  if (site && ((outcome.kind === 'waiting' && outcome.paused) || outcome.kind === 'deferred')) next.site = site;
+  if (outcome.kind === 'waiting' && outcome.reserved) next.slotAt = Date.now() + outcome.waitMs;
+  else delete next.slotAt;
+  if (next.site !== job.data.site || next.slotAt !== job.data.slotAt) await job.updateData(next);
+}
+
+async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<{ outcome: AttemptOutcome; site: string | null }> {
   const domain = domainOf(address);
   const destination = await engine.destinations(domain);
   if (destination.kind === 'permanent') return { outcome: { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason }, site: null };
@@ -127,12 +139,12 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const d = deps.config.delivery;
   const name = siteOf(domain, destination);
   const site = { name, limits: limitsFor(name, domain, d.throttle, d) };
-  return { outcome: await deliverToSite(message, address, site, destination.targets, deps, engine), site: name };
+  return { outcome: await deliverToSite(message, address, site, destination.targets, deps, engine, holdsSlot), site: name };
 }
 
-async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine): Promise<AttemptOutcome> {
-  const slot = await engine.throttle.admit(site.name, site.limits);
-  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, detail: slot.reason };
+async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
+  const slot = await engine.throttle.admit(site.name, site.limits, holdsSlot);
+  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, reserved: slot.reserved, detail: slot.reason };
 
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };

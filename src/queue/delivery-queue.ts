@@ -16,6 +16,8 @@ export interface DeliveryJob {
   rcpt: number;
   /** the destination site, once the job waits for it (a pause) or for a retry */
   site?: string;
+  /** when the job waits for a rate slot reserved for it (ms): it sends then without asking again */
+  slotAt?: number;
 }
 
 /** Job ids are deterministic so that re-adding a job for the same recipient is a no-op. */

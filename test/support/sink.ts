@@ -22,6 +22,8 @@ export interface SinkOptions {
   /** called for each DATA with the message and how many messages have ended DATA (1-based) */
   onData?: (message: Received, seen: number) => Reply | undefined;
   port?: number;
+  /** offer STARTTLS (smtp-server's built-in self-signed certificate) */
+  starttls?: boolean;
 }
 
 export interface Sink {
@@ -43,7 +45,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
 
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'],
+    disabledCommands: options.starttls ? [] : ['STARTTLS'],
     logger: false,
     onConnect(_session, callback) {
       stats.connections++;
