@@ -22,6 +22,7 @@ import { loadTls } from './intake/tls.js';
 import { startIntake, type Intake } from './intake/intake.js';
 import { startDeliveryWorker } from './delivery/worker.js';
 import { SiteThrottle } from './delivery/throttle.js';
+import { MtaSts, type PolicyFetcher } from './delivery/mta-sts.js';
 import { createResolver, type DnsResolver } from './dns.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   log?: Logger;
   /** DNS for MX lookups and domain checks; default: built from `dns` in the config */
   resolver?: DnsResolver;
+  /** HTTPS fetch of MTA-STS policies; tests inject one (no HTTPS server for test domains) */
+  mtaStsFetcher?: PolicyFetcher;
   /**
    * Set in a cluster worker: the Redis its primary opened. The primary owns dataDir, the
    * embedded Redis and the HTTP server; the worker runs SMTP listeners and delivery.
@@ -108,7 +111,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const { store: domains, service: domainService } = openDomains(redis, keys, config, resolver, log);
 
   const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle });
+  const mtaSts = config.delivery.mtaSts ? new MtaSts(redis, keys, resolver, log, options.mtaStsFetcher) : null;
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

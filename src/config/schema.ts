@@ -122,6 +122,10 @@ const delivery = z.strictObject({
     .default({ default: { connections: 20, perMinute: 0 }, sites: {} }),
   /** adaptive backoff of a site that pushes back (AIMD: halve its connections and pause, then add one back per successesPerStep) */
   backoff: backoff.default(backoff.parse({})),
+  /** enforce MTA-STS (RFC 8461) policies of recipient domains: verified TLS to the MX hosts they name, else defer */
+  mtaSts: z.boolean().default(true),
+  /** port of MX hosts (25; another only for tests or networks that redirect outbound SMTP) */
+  mxPort: port.default(25),
   /** seconds an MX answer is reused (node's resolver does not expose record TTLs) */
   mxCacheSeconds: z.number().int().min(0).default(300),
   /** deliveries in progress at once in this process */

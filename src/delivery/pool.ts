@@ -11,6 +11,7 @@
  * slots that other sites need. TLS per the route's mode (opportunistic STARTTLS by default,
  * with the unverified certificates MTAs accept in that mode; `required` verifies).
  */
+import { isIP } from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
 import type { SiteLimits } from './sites.js';
@@ -19,6 +20,8 @@ import { useFastDataEncoding } from './dot-stuffing.js';
 
 export interface PoolOptions {
   hostname: string;
+  /** the address to connect to for a host name (through the configured DNS, not the OS's) */
+  resolveHost: (host: string) => Promise<string>;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** how long a caller may wait for a connection of this process to come free */
@@ -200,11 +203,14 @@ export class ConnectionPool {
     void this.throttle.closeConnection(pool.site.name, pooled.leaseId).catch(() => undefined);
   }
 
-  private connect(target: Target): Promise<SMTPConnection> {
+  private async connect(target: Target): Promise<SMTPConnection> {
     const o = this.options;
+    // Connect to the address our resolver gives; TLS still checks the certificate against the name.
+    const address = isIP(target.host) ? target.host : await o.resolveHost(target.host);
     const connection = new SMTPConnection({
-      host: target.host,
+      host: address,
       port: target.port,
+      ...(address !== target.host ? { servername: target.host } : {}),
       // A smarthost on 465 speaks TLS from the first byte.
       secure: target.port === 465 && target.tls !== 'none',
       ignoreTLS: target.tls === 'none',
@@ -221,7 +227,7 @@ export class ConnectionPool {
     // Errors after connect surface through send() callbacks; without a listener they would crash.
     connection.on('error', () => undefined);
     useFastDataEncoding(connection);
-    return new Promise((resolve, reject) => {
+    return new Promise<SMTPConnection>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       connection.once('error', onError);
       connection.connect(() => {

@@ -36,7 +36,7 @@ export function matchRoute(routes: Route[], domain: string): Route | undefined {
 
 const NO_DOMAIN = new Set(['ENOTFOUND', 'ENODATA']);
 
-export async function resolveDestination(domain: string, routes: Route[], resolver: Resolver): Promise<Resolution> {
+export async function resolveDestination(domain: string, routes: Route[], resolver: Resolver, mxPort = 25): Promise<Resolution> {
   const route = matchRoute(routes, domain);
   if (route) {
     return { kind: 'targets', targets: [{ host: route.host, port: route.port, tls: route.tls, auth: route.auth, via: `route ${route.match}` }] };
@@ -46,25 +46,25 @@ export async function resolveDestination(domain: string, routes: Route[], resolv
     mx = await resolver.resolveMx(domain);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'ENODATA') return implicitMx(domain, resolver);
+    if (code === 'ENODATA') return implicitMx(domain, resolver, mxPort);
     if (NO_DOMAIN.has(code)) return { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} does not exist (DNS: ${code})` };
     return { kind: 'temporary', reason: `DNS lookup of MX for ${domain} failed: ${code || (err as Error).message}` };
   }
-  if (mx.length === 0) return implicitMx(domain, resolver);
+  if (mx.length === 0) return implicitMx(domain, resolver, mxPort);
   if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
     return { kind: 'permanent', enhancedCode: '5.1.10', reason: `domain ${domain} accepts no mail (null MX, RFC 7505)` };
   }
   const targets = [...mx]
     .sort((a, b) => a.priority - b.priority)
-    .map((m): Target => ({ host: m.exchange.replace(/\.$/, ''), port: 25, tls: 'opportunistic', via: `MX ${domain} (priority ${m.priority})` }));
+    .map((m): Target => ({ host: m.exchange.replace(/\.$/, ''), port: mxPort, tls: 'opportunistic', via: `MX ${domain} (priority ${m.priority})` }));
   return { kind: 'targets', targets };
 }
 
 /** No MX records: RFC 5321 §5.1 says the domain's own A/AAAA address is the mail host. */
-async function implicitMx(domain: string, resolver: Resolver): Promise<Resolution> {
+async function implicitMx(domain: string, resolver: Resolver, port: number): Promise<Resolution> {
   const [v4, v6] = await Promise.allSettled([resolver.resolve4(domain), resolver.resolve6(domain)]);
   const found = (v4.status === 'fulfilled' && v4.value.length > 0) || (v6.status === 'fulfilled' && v6.value.length > 0);
-  if (found) return { kind: 'targets', targets: [{ host: domain, port: 25, tls: 'opportunistic', via: `A/AAAA ${domain} (no MX)` }] };
+  if (found) return { kind: 'targets', targets: [{ host: domain, port, tls: 'opportunistic', via: `A/AAAA ${domain} (no MX)` }] };
   const codes = [v4, v6].map((r) => (r.status === 'rejected' ? ((r.reason as NodeJS.ErrnoException).code ?? '') : 'ENODATA'));
   if (codes.every((c) => NO_DOMAIN.has(c))) {
     return { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} has no MX and no address records` };
@@ -76,13 +76,13 @@ async function implicitMx(domain: string, resolver: Resolver): Promise<Resolutio
  * resolveDestination with answers kept for `ttlMs` (MX lookups on every delivery would cost a
  * DNS round trip per message). Temporary failures are never kept: the next attempt asks again.
  */
-export function cachedDestinations(routes: Route[], resolver: Resolver, ttlMs: number): (domain: string) => Promise<Resolution> {
+export function cachedDestinations(routes: Route[], resolver: Resolver, ttlMs: number, mxPort = 25): (domain: string) => Promise<Resolution> {
   const cache = new Map<string, { until: number; resolution: Resolution }>();
   return async (domain) => {
     const key = domain.toLowerCase();
     const hit = cache.get(key);
     if (hit && hit.until > Date.now()) return hit.resolution;
-    const resolution = await resolveDestination(key, routes, resolver);
+    const resolution = await resolveDestination(key, routes, resolver, mxPort);
     if (resolution.kind !== 'temporary' && ttlMs > 0) {
       if (cache.size > 50_000) cache.clear(); // bounded: a flood of one-off domains must not grow memory
       cache.set(key, { until: Date.now() + ttlMs, resolution });

@@ -7,6 +7,7 @@
  * be prepared for sending bounces with the reason instead of looping; a recipient already final
  * (duplicate job after a crash) is skipped; errors reaching Redis are left to BullMQ to retry.
  */
+import { lookup } from 'node:dns/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -26,6 +27,7 @@ import { ConnectionPool, type Site } from './pool.js';
 import { cachedDestinations, type Resolution, type Resolver, type Target } from './routes.js';
 import { limitsFor, siteOf } from './sites.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
+import type { MtaSts } from './mta-sts.js';
 
 export interface DeliveryDeps {
   config: Config;
@@ -37,10 +39,24 @@ export interface DeliveryDeps {
   metrics: Metrics;
   domains: DomainStore;
   throttle: SiteThrottle;
+  /** null: MTA-STS not enforced (delivery.mtaSts false) */
+  mtaSts: MtaSts | null;
 }
 
 export interface DeliveryWorker {
   close(): Promise<void>;
+}
+
+/**
+ * An address of a mail host: IPv4, else IPv6, from the configured DNS; else the OS's lookup
+ * (/etc/hosts: localhost, smarthosts named only there). An error names the host.
+ */
+async function addressOf(host: string, resolver: Resolver): Promise<string> {
+  const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
+  const v6 = v4.length ? [] : await resolver.resolve6(host).catch(() => [] as string[]);
+  const address = v4[0] ?? v6[0] ?? (await lookup(host).then((a) => a.address, () => undefined));
+  if (!address) throw Object.assign(new Error(`mail host ${host} has no address in DNS`), { code: 'EDNS' });
+  return address;
 }
 
 /** An outcome of a real attempt (not a wait for the site). */
@@ -57,10 +73,11 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const d = deps.config.delivery;
   const pool = new ConnectionPool({
     hostname: deps.config.hostname,
+    resolveHost: (host) => addressOf(host, deps.resolver),
     connectTimeoutMs: d.connectTimeoutSeconds * 1000,
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
   }, deps.throttle);
-  const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000) };
+  const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000, d.mxPort) };
   const unwatch = deps.throttle.watch();
   const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, engine), {
     connection: deps.connection,
@@ -139,7 +156,10 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const d = deps.config.delivery;
   const name = siteOf(domain, destination);
   const site = { name, limits: limitsFor(name, domain, d.throttle, d) };
-  return { outcome: await deliverToSite(message, address, site, destination.targets, deps, engine, holdsSlot), site: name };
+  const viaMx = !destination.targets[0]?.via.startsWith('route ');
+  const sts = viaMx && deps.mtaSts ? await deps.mtaSts.apply(domain, destination.targets) : { kind: 'targets' as const, targets: destination.targets };
+  if (sts.kind === 'defer') return { outcome: { kind: 'deferred', detail: sts.reason }, site: name };
+  return { outcome: await deliverToSite(message, address, site, sts.targets, deps, engine, holdsSlot), site: name };
 }
 
 async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {

@@ -35,6 +35,8 @@ export interface Keys {
   siteState(site: string): string;
   /** sites with backoff or pause state (set): each process polls it, so only those sites cost a Redis call per message */
   readonly troubledSites: string;
+  /** a domain's MTA-STS policy as fetched, with its expiry (JSON string, TTL max_age) */
+  mtaStsPolicy(domain: string): string;
   /** every site delivered to recently (sorted set: site → last use ms), for `queue sites` */
   readonly sites: string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
@@ -58,6 +60,7 @@ export function createKeys(namespace: string): Keys {
     siteRate: (site) => `${tag}:site:${site}:rate`,
     siteState: (site) => `${tag}:site:${site}:state`,
     sites: `${tag}:sites`,
+    mtaStsPolicy: (domain) => `${tag}:mtasts:${domain}`,
     troubledSites: `${tag}:sites:troubled`,
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
