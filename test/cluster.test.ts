@@ -65,3 +65,20 @@ describe('cluster (processes: 2)', () => {
     if (redis) expect(isAlive(redis)).toBe(false);
   });
 });
+
+describe('cluster: per-site limits across worker processes', () => {
+  it('two worker processes keep one site at 2 connections and 600/min together', async () => {
+    const instance = await createInstance({ processes: 2, delivery: { throttle: { sites: { 'dest.example': { connections: 2, perMinute: 600 } } } } });
+    sink = await startSink({ port: instance.sinkPort });
+    const app = await startProcess(instance);
+    expect(workerPids(app.pid)).toHaveLength(2);
+    await submit(instance.ports.submission, 30, 0);
+    await sink.waitFor(30, 30_000);
+    expect(sink.stats.maxOpen).toBeLessThanOrEqual(2);
+    const t = [...sink.stats.arrivals].sort((a, b) => a - b);
+    expect(t.at(-1)! - t[0]!).toBeGreaterThanOrEqual(29 * 100 - 300); // one per 100 ms, never a burst
+    for (const start of t) expect(t.filter((x) => x >= start && x < start + 1000).length).toBeLessThanOrEqual(11);
+    app.child.kill('SIGTERM');
+    expect((await app.exited).code).toBe(0);
+  });
+});

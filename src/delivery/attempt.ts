@@ -9,6 +9,7 @@
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { SiteBusyError, type ConnectionPool, type Lease, type Site } from './pool.js';
 import type { Target } from './routes.js';
+import type { Admission } from './throttle.js';
 
 export type AttemptOutcome =
   | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
@@ -27,8 +28,13 @@ interface SmtpFailure extends Error {
   response?: string;
 }
 
-export async function attemptDelivery(pool: ConnectionPool, targets: Target[], site: Site, envelope: Envelope, message: Buffer): Promise<AttemptOutcome> {
+/**
+ * `admit` is asked once a connection is in hand, just before sending: the site's rate and pause
+ * apply at the moment mail goes out, however long getting a connection took.
+ */
+export async function attemptDelivery(pool: ConnectionPool, targets: Target[], site: Site, envelope: Envelope, message: Buffer, admit: () => Promise<Admission>): Promise<AttemptOutcome> {
   const failures: string[] = [];
+  let admitted = false;
   for (const target of targets) {
     const where = `${target.host}:${target.port}`;
     let lease: Lease;
@@ -40,6 +46,14 @@ export async function attemptDelivery(pool: ConnectionPool, targets: Target[], s
       if (e.responseCode && e.responseCode >= 500 && e.code === 'EAUTH') return failed('bounced', where, e, `authentication to ${where} (${target.via}) was refused`);
       failures.push(`${where} (${target.via}): ${describe(e)}`);
       continue;
+    }
+    if (!admitted) {
+      const admission = await admit().catch((err: Error) => ({ ok: false as const, waitMs: 1000, paused: false, reserved: false, reason: `site throttle unavailable: ${err.message}` }));
+      if (!admission.ok) {
+        lease.release(true);
+        return { kind: 'waiting', waitMs: admission.waitMs, paused: admission.paused, reserved: admission.reserved, detail: admission.reason };
+      }
+      admitted = true;
     }
     let outcome = await sendOn(lease, where, envelope, message);
     if (outcome === 'stale') {

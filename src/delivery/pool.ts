@@ -85,10 +85,8 @@ export class ConnectionPool {
   async acquire(target: Target, site: Site): Promise<Lease> {
     const pool = this.hostPool(`${site.name}|${poolKey(target)}`, site);
     const waitUntil = Date.now() + (this.options.localWaitMs ?? 2000);
-    for (let waited = false; ; waited = true) {
+    for (;;) {
       if (this.closed) throw new Error('connection pool is closed');
-      // The site may have been paused while this caller waited for a connection.
-      if (waited) await this.stillAdmitted(site);
       const reused = pool.idle.pop();
       if (reused) {
         clearTimeout(reused.idleTimer);
@@ -103,11 +101,6 @@ export class ConnectionPool {
       if (!waitHere) throw new SiteBusyError(site.name, grant.paused ? grant.waitMs : BUSY_RETRY_MS, grant.paused);
       await this.waitForRelease(pool, waitUntil - Date.now());
     }
-  }
-
-  private async stillAdmitted(site: Site): Promise<void> {
-    const admission = await this.throttle.admit(site.name, site.limits, true);
-    if (!admission.ok) throw new SiteBusyError(site.name, admission.waitMs, admission.paused);
   }
 
   /** Closes idle connections; leased ones close when released. */

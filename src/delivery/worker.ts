@@ -163,9 +163,6 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
 }
 
 async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
-  const slot = await engine.throttle.admit(site.name, site.limits, holdsSlot);
-  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, reserved: slot.reserved, detail: slot.reason };
-
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
   const fromDomain = message.headerFrom ? domainOf(message.headerFrom) : null;
@@ -177,7 +174,9 @@ async function deliverToSite(message: StoredMessage, address: string, site: Site
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
-  const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire);
+  // Rate and pause are checked with a connection in hand, right before sending (see attemptDelivery).
+  const admit = () => engine.throttle.admit(site.name, site.limits, holdsSlot);
+  const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire, admit);
   await learnFrom(outcome, site, engine, deps.log);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
 }
