@@ -45,7 +45,12 @@ describe('cluster (processes: 2)', () => {
 
     await submit(instance.ports.submission, 40, 0);
     await sink.waitFor(40, 30_000);
-    const metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
+    // The sink has the 40th message a moment before its worker records the delivery.
+    let metrics = '';
+    for (let i = 0; i < 50 && !/^sokutatsu_deliveries_total\{outcome="delivered"\} 40$/m.test(metrics); i++) {
+      if (i) await sleep(100);
+      metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
+    }
     expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission"\} 40$/m);
     expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered"\} 40$/m);
 

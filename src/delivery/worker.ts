@@ -25,7 +25,7 @@ import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { ConnectionPool, type Site } from './pool.js';
 import { cachedDestinations, type Resolution, type Resolver, type Target } from './routes.js';
-import { limitsFor, siteOf } from './sites.js';
+import { limitsFor, siteOf, type SiteLimits } from './sites.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
 import type { MtaSts } from './mta-sts.js';
 
@@ -112,8 +112,7 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 
   const started = Date.now();
   const attempt = state.attempts + 1;
-  const holdsSlot = job.data.slotAt !== undefined && Date.now() >= job.data.slotAt - 20;
-  const { outcome, site } = await deliver(message, state.address, deps, engine, holdsSlot);
+  const { outcome, site } = await deliver(message, state.address, deps, engine, job.data.slotAt);
   await rememberWait(job, outcome, site);
   if (outcome.kind === 'waiting') {
     // Not an attempt: the site said wait. Back in the queue for then: at the reserved rate slot
@@ -136,6 +135,16 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 }
 
 /**
+ * A job comes back for the rate slot reserved for it. Only in time: one that comes back later
+ * than the next slot (a busy worker, a restart) asks again, or late jobs would go out together.
+ */
+function holdsSlotNow(slotAt: number | undefined, limits: SiteLimits): boolean {
+  if (slotAt === undefined || limits.perMinute <= 0) return false;
+  const now = Date.now();
+  return now >= slotAt - 20 && now < slotAt + 60_000 / limits.perMinute;
+}
+
+/**
  * What a waiting job must carry: its site's name when it waits for a pause or a retry (so
  * `queue retry-now` / `queue resume` find it), the time of a rate slot reserved for it.
  */
@@ -148,7 +157,7 @@ async function rememberWait(job: Job<DeliveryJob>, outcome: AttemptOutcome, site
   if (next.site !== job.data.site || next.slotAt !== job.data.slotAt) await job.updateData(next);
 }
 
-async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<{ outcome: AttemptOutcome; site: string | null }> {
+async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine, slotAt: number | undefined): Promise<{ outcome: AttemptOutcome; site: string | null }> {
   const domain = domainOf(address);
   const destination = await engine.destinations(domain);
   if (destination.kind === 'permanent') return { outcome: { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason }, site: null };
@@ -159,7 +168,7 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const viaMx = !destination.targets[0]?.via.startsWith('route ');
   const sts = viaMx && deps.mtaSts ? await deps.mtaSts.apply(domain, destination.targets) : { kind: 'targets' as const, targets: destination.targets };
   if (sts.kind === 'defer') return { outcome: { kind: 'deferred', detail: sts.reason }, site: name };
-  return { outcome: await deliverToSite(message, address, site, sts.targets, deps, engine, holdsSlot), site: name };
+  return { outcome: await deliverToSite(message, address, site, sts.targets, deps, engine, holdsSlotNow(slotAt, site.limits)), site: name };
 }
 
 async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
