@@ -29,8 +29,8 @@ interface SmtpFailure extends Error {
 }
 
 /**
- * `admit` is asked once a connection is in hand, just before sending: the site's rate and pause
- * apply at the moment mail goes out, however long getting a connection took.
+ * `admit` is asked once a connection is in hand, just before sending: a pause that began while
+ * the caller waited for a connection still holds.
  */
 export async function attemptDelivery(pool: ConnectionPool, targets: Target[], site: Site, envelope: Envelope, message: Buffer, admit: () => Promise<Admission>): Promise<AttemptOutcome> {
   const failures: string[] = [];
