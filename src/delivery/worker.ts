@@ -176,6 +176,10 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
 }
 
 async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
+  // Rate and pause first (a denied job is put back before it reads, signs or takes a connection),
+  // and the pause once more with a connection in hand: the wait for one may outlast the admission.
+  const slot = await engine.throttle.admit(site.name, site.limits, holdsSlot);
+  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, reserved: slot.reserved, detail: slot.reason };
   const body = await deps.store.body(message.id);
   if (!body) return { kind: 'bounced', detail: 'the stored message body is missing (deleted or lost); nothing can be sent' };
   const fromDomain = message.headerFrom ? domainOf(message.headerFrom) : null;
@@ -187,10 +191,6 @@ async function deliverToSite(message: StoredMessage, address: string, site: Site
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
-  // Rate and pause first (a denied job is put back before it takes a connection), and the pause
-  // once more with a connection in hand: the wait for one may have outlasted the admission.
-  const slot = await engine.throttle.admit(site.name, site.limits, holdsSlot);
-  if (!slot.ok) return { kind: 'waiting', waitMs: slot.waitMs, paused: slot.paused, reserved: slot.reserved, detail: slot.reason };
   const stillAdmitted = () => engine.throttle.admit(site.name, site.limits, true);
   const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire, stillAdmitted);
   await learnFrom(outcome, site, engine, deps.log);
