@@ -7,7 +7,8 @@
  * nothing was attempted). Hosts are tried in order until one answers; a host that answers decides.
  */
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
-import { SiteBusyError, type ConnectionPool, type Lease, type Site } from './pool.js';
+import { SiteBusyError, type ConnectionPool, type Lease } from './pool.js';
+import type { Site } from './sites.js';
 import type { Target } from './routes.js';
 import type { Admission } from './throttle.js';
 

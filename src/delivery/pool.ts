@@ -14,7 +14,7 @@
 import { isIP } from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
-import type { SiteLimits } from './sites.js';
+import type { Site } from './sites.js';
 import type { SiteThrottle } from './throttle.js';
 import { useFastDataEncoding } from './dot-stuffing.js';
 
@@ -26,11 +26,6 @@ export interface PoolOptions {
   commandTimeoutMs: number;
   /** how long a caller may wait for a connection of this process to come free */
   localWaitMs?: number;
-}
-
-export interface Site {
-  name: string;
-  limits: SiteLimits;
 }
 
 /** The site has no connection to spare (or is paused): re-schedule after `waitMs`. */

@@ -5,6 +5,7 @@
  * "no such mail domain" answer (NXDOMAIN, null MX per RFC 7505), or a temporary DNS failure.
  * DNS is injected (`Resolver`), so tests and air-gapped installs never query the internet.
  */
+import { lookup } from 'node:dns/promises';
 import type { Route } from '../config/schema.js';
 import type { DnsResolver } from '../dns.js';
 
@@ -89,4 +90,16 @@ export function cachedDestinations(routes: Route[], resolver: Resolver, ttlMs: n
     }
     return resolution;
   };
+}
+
+/**
+ * An address of a mail host: IPv4, else IPv6, from the configured DNS; else the OS's lookup
+ * (/etc/hosts: localhost, smarthosts named only there). An error names the host.
+ */
+export async function hostAddress(host: string, resolver: Resolver): Promise<string> {
+  const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
+  const v6 = v4.length ? [] : await resolver.resolve6(host).catch(() => [] as string[]);
+  const address = v4[0] ?? v6[0] ?? (await lookup(host).then((a) => a.address, () => undefined));
+  if (!address) throw Object.assign(new Error(`mail host ${host} has no address in DNS`), { code: 'EDNS' });
+  return address;
 }

@@ -26,6 +26,12 @@ export interface SiteLimits {
   idleSeconds: number;
 }
 
+/** A destination site as delivery sees it: its name and the limits that apply. */
+export interface Site {
+  name: string;
+  limits: SiteLimits;
+}
+
 /**
  * What the big receivers tolerate from a sender without a long reputation. Each is a ceiling a
  * well-behaved sender stays under; adaptive backoff lowers it further when the site pushes back.

@@ -7,7 +7,6 @@
  * be prepared for sending bounces with the reason instead of looping; a recipient already final
  * (duplicate job after a crash) is skipped; errors reaching Redis are left to BullMQ to retry.
  */
-import { lookup } from 'node:dns/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -23,9 +22,9 @@ import { returnPathHost } from '../domains/records.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
-import { ConnectionPool, type Site } from './pool.js';
-import { cachedDestinations, type Resolution, type Resolver, type Target } from './routes.js';
-import { limitsFor, siteOf, type SiteLimits } from './sites.js';
+import { ConnectionPool } from './pool.js';
+import { cachedDestinations, hostAddress, type Resolution, type Resolver, type Target } from './routes.js';
+import { limitsFor, siteOf, type Site, type SiteLimits } from './sites.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
 import type { MtaSts } from './mta-sts.js';
 
@@ -47,18 +46,6 @@ export interface DeliveryWorker {
   close(): Promise<void>;
 }
 
-/**
- * An address of a mail host: IPv4, else IPv6, from the configured DNS; else the OS's lookup
- * (/etc/hosts: localhost, smarthosts named only there). An error names the host.
- */
-async function addressOf(host: string, resolver: Resolver): Promise<string> {
-  const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
-  const v6 = v4.length ? [] : await resolver.resolve6(host).catch(() => [] as string[]);
-  const address = v4[0] ?? v6[0] ?? (await lookup(host).then((a) => a.address, () => undefined));
-  if (!address) throw Object.assign(new Error(`mail host ${host} has no address in DNS`), { code: 'EDNS' });
-  return address;
-}
-
 /** An outcome of a real attempt (not a wait for the site). */
 type Attempted = Exclude<AttemptOutcome, { kind: 'waiting' }>;
 
@@ -73,7 +60,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const d = deps.config.delivery;
   const pool = new ConnectionPool({
     hostname: deps.config.hostname,
-    resolveHost: (host) => addressOf(host, deps.resolver),
+    resolveHost: (host) => hostAddress(host, deps.resolver),
     connectTimeoutMs: d.connectTimeoutSeconds * 1000,
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
   }, deps.throttle);
