@@ -16,6 +16,8 @@ import type { SiteLimits } from './sites.js';
 
 /** A lease lives this long unless renewed (holders renew every third of it): a crashed node's connections are free again within it. */
 export const LEASE_TTL_MS = 15_000;
+/** `queue sites` lists sites used within this window (routed mail makes every recipient domain a site). */
+const SITES_KEPT_MS = 7 * 24 * 3600_000;
 /** Backoff state is forgotten after a day without trouble. */
 const STATE_TTL_MS = 24 * 3600_000;
 
@@ -29,6 +31,7 @@ const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + ma
  */
 const OPEN_CONNECTION = `${NOW}
 redis.call('ZADD', KEYS[3], now, ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ${SITES_KEPT_MS})
 local hasState = redis.call('EXISTS', KEYS[2])
 local paused = tonumber(redis.call('HGET', KEYS[2], 'pausedUntil') or '0')
 if paused > now then return {0, paused - now, 1} end
