@@ -3,8 +3,9 @@
  * a smooth message rate, and adaptive backoff when a site pushes back.
  *
  * Promises: at most `connections` leases per site are live at once (a lease expires unless its
- * holder renews it, so a crashed node's connections free themselves); messages are admitted no
- * faster than one per 60/perMinute s (GCRA: evenly spaced, no bursts); a run of "try later"
+ * holder renews it, so a crashed node's connections free themselves); messages are admitted one
+ * per 60/perMinute s (GCRA, no bursts; a caller that must wait gets the next free slot reserved,
+ * so waiting callers line up instead of racing for one slot); a run of "try later"
  * answers (421, 4.7.x, refused connections) halves the site's connection ceiling and pauses it for
  * a growing window, and successes earn the connections back one at a time (AIMD). Every denial
  * says how long to wait, so callers re-schedule instead of polling. Redis's clock is the clock.
@@ -146,7 +147,7 @@ export interface BackoffSettings {
 
 export class SiteThrottle {
   private readonly redis: Redis & ThrottleCommands;
-  /** sites known (to this process) to be under backoff: only their successes are worth a Redis call */
+  /** sites known (to this process) to be under backoff or paused: only for them do admissions and successes cost a Redis call */
   private readonly troubled = new Set<string>();
 
   constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings, readonly leaseTtlMs = LEASE_TTL_MS) {
