@@ -25,6 +25,7 @@ import { createHttpApp } from './http/app.js';
 import { createResolver } from './dns.js';
 import { openDomains } from './domains/domain-service.js';
 import { startDomainRecheck } from './domains/recheck.js';
+import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
@@ -74,7 +75,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const { service: domains } = openDomains(redis, keys, config, createResolver(config.dns), log);
   const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, config }).fetch, config.http.host, config.http.port)
     : null;
 
   return {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { App } from '../src/app.js';
 import { SiteThrottle } from '../src/delivery/throttle.js';
-import { eventually, startTestApp } from './support/app.js';
+import { apiCall, eventually, startTestApp } from './support/app.js';
 import { startSink, type Sink } from './support/sink.js';
 
 let apps: App[] = [];
@@ -147,3 +147,24 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     });
   });
 }
+
+describe('operator levers (API)', () => {
+  it('/api/v1/sites lists sites; pause holds a site, resume releases its mail; every route needs the token', async () => {
+    const s = await sink();
+    const [a] = await twoNodes({ routes: [route(s.port)] });
+    for (const [method, path] of [['GET', '/api/v1/sites'], ['POST', '/api/v1/sites/x.example/pause'], ['POST', '/api/v1/sites/x.example/resume'], ['POST', '/api/v1/sites/x.example/retry-now']] as const) {
+      expect((await apiCall(a, method, path, undefined, null)).status, `${method} ${path}`).toBe(401);
+    }
+    expect((await apiCall(a, 'POST', '/api/v1/sites/held.example/pause', { minutes: -1 })).status).toBe(400);
+    const paused = await apiCall(a, 'POST', '/api/v1/sites/held.example/pause', { reason: 'carrier asked us to slow down' });
+    expect(paused).toMatchObject({ status: 200, body: { site: 'held.example', pausedUntil: expect.any(String) } });
+    await sendMany(a, 'x@held.example', 2, 'api-held');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(s.messages).toHaveLength(0);
+    const { body } = await apiCall(a, 'GET', '/api/v1/sites');
+    expect(body.sites.find((x: { site: string }) => x.site === 'held.example')).toMatchObject({ reason: 'carrier asked us to slow down', manual: true, limits: { connections: 20 } });
+    const resumed = await apiCall(a, 'POST', '/api/v1/sites/held.example/resume');
+    expect(resumed.body).toMatchObject({ site: 'held.example', resumed: true });
+    await s.waitFor(2, 5000);
+  });
+});

@@ -12,6 +12,10 @@ import type { TokenStore } from './tokens.js';
 import { messageView } from './message-view.js';
 import type { DomainService } from '../domains/domain-service.js';
 import { domainRoutes } from './domains.js';
+import { siteRoutes } from './sites.js';
+import type { SiteThrottle } from '../delivery/throttle.js';
+import type { DeliveryQueue } from '../queue/delivery-queue.js';
+import type { Config } from '../config/schema.js';
 import { apiError, knownError } from './errors.js';
 
 export interface HttpDeps {
@@ -20,6 +24,9 @@ export interface HttpDeps {
   tokens: TokenStore;
   metrics: MetricsSource;
   domains: DomainService;
+  throttle: SiteThrottle;
+  queue: DeliveryQueue;
+  config: Config;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -53,6 +60,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return view ? c.json(view) : c.json(apiError('not_found', `no message with id ${id} (unknown, or past its retention period)`), 404);
   });
   api.route('/domains', domainRoutes(deps.domains));
+  api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.
   app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));

@@ -37,7 +37,9 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: false,
 };
 
-export function createDeliveryQueue(connection: Redis, keys: Keys): Queue<DeliveryJob> {
+export type DeliveryQueue = Queue<DeliveryJob>;
+
+export function createDeliveryQueue(connection: Redis, keys: Keys): DeliveryQueue {
   return new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix: keys.queuePrefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
 }
 
