@@ -4,7 +4,7 @@
  * src/domains/domain-service.ts (shared with the admin API); this file parses and prints.
  */
 import type { Command } from 'commander';
-import { DomainError, openDomains, type DomainService } from '../domains/domain-service.js';
+import { DomainError, openDomains, verifyReport, type DomainService } from '../domains/domain-service.js';
 import { KEY_TYPES } from '../domains/dkim-key.js';
 import type { DnsRecord } from '../domains/records.js';
 import type { RecordCheck } from '../domains/verify.js';
@@ -51,7 +51,7 @@ export function registerDomain(program: Command): void {
       const outcome = await withService(command, (s) => s.verify(name, 'cli'));
       const d = outcome.domain;
       if (!d.verified) process.exitCode = 1;
-      if (opts.json) return printJson({ domain: d.domain, verified: d.verified, conclusive: outcome.conclusive, checkedAt: d.checkedAt, verifiedAt: d.verifiedAt, records: outcome.checks, events: outcome.events });
+      if (opts.json) return printJson(verifyReport(outcome));
       printChecks(outcome.checks);
       for (const e of outcome.events) process.stdout.write(`${e.type}: ${e.detail}\n`);
       if (d.verified) process.stdout.write(`${d.domain}: verified\n`);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { createDeliveryQueue, promoteSite } from '../queue/delivery-queue.js';
 import { SiteThrottle, type SiteState } from '../delivery/throttle.js';
-import { limitsFor, type SiteLimits } from '../delivery/sites.js';
+import { withLimits, type SiteLimits } from '../delivery/sites.js';
 import { printJson, UsageError, withRedis, type RedisContext } from './context.js';
 
 type Opts = { json?: boolean; minutes?: string; reason?: string };
@@ -37,10 +37,7 @@ export function registerQueue(program: Command): void {
     .option('--json', 'print JSON')
     .option('-c, --config <file>', 'config file (YAML)')
     .action(async (opts: Opts, command: Command) => {
-      const sites = await withRedis(command, async (ctx) => {
-        const d = ctx.config.delivery;
-        return (await throttleOf(ctx).states()).map((s) => ({ ...s, limits: limitsFor(s.site, s.site, d.throttle, d) }));
-      });
+      const sites = await withRedis(command, async (ctx) => withLimits(await throttleOf(ctx).states(), ctx.config.delivery));
       if (opts.json) return printJson(sites);
       if (sites.length === 0) return void process.stdout.write('no sites yet (a site appears with its first delivery)\n');
       for (const s of sites) process.stdout.write(`${describe(s, s.limits)}\n`);

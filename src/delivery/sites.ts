@@ -84,3 +84,8 @@ export function limitsFor(site: string, recipientDomain: string, throttle: Confi
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** Each site's state with the limits configured for it, as `queue sites` and `GET /api/v1/sites` show them. */
+export function withLimits<S extends { site: string }>(states: S[], delivery: Config['delivery']): (S & { limits: SiteLimits })[] {
+  return states.map((s) => ({ ...s, limits: limitsFor(s.site, s.site, delivery.throttle, delivery) }));
+}

@@ -39,6 +39,12 @@ export interface VerifyOutcome {
   events: DomainEvent[];
 }
 
+/** What `domain verify --json` and `POST /api/v1/domains/:domain/verify` answer. */
+export function verifyReport(outcome: VerifyOutcome) {
+  const d = outcome.domain;
+  return { domain: d.domain, verified: d.verified, conclusive: outcome.conclusive, checkedAt: d.checkedAt, verifiedAt: d.verifiedAt, records: outcome.checks, events: outcome.events };
+}
+
 export interface DomainServiceDeps {
   store: DomainStore;
   resolver: RecordResolver;

@@ -5,11 +5,11 @@
  * Promises: bodies validated with zod (400 naming the field); the service's DomainErrors become
  * 400 / 404 / 409 with its message (src/http/errors.ts); private keys are never in a response.
  */
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
-import type { DomainService } from '../domains/domain-service.js';
+import { verifyReport, type DomainService } from '../domains/domain-service.js';
 import { KEY_TYPES } from '../domains/dkim-key.js';
-import { apiError } from './errors.js';
+import { parseBody } from './body.js';
 
 const keyOptions = z.strictObject({
   selector: z.string().min(1).max(63).optional(),
@@ -37,9 +37,7 @@ export function domainRoutes(service: DomainService): Hono {
     return c.json({ events: await service.events(d.domain, 200) });
   });
   api.post('/:domain/verify', async (c) => {
-    const outcome = await service.verify(c.req.param('domain'), 'api');
-    const d = outcome.domain;
-    return c.json({ domain: d.domain, verified: d.verified, conclusive: outcome.conclusive, checkedAt: d.checkedAt, verifiedAt: d.verifiedAt, records: outcome.checks, events: outcome.events });
+    return c.json(verifyReport(await service.verify(c.req.param('domain'), 'api')));
   });
   api.post('/:domain/rotate', async (c) => {
     const body = await parseBody(c, keyOptions, true);
@@ -53,22 +51,4 @@ export function domainRoutes(service: DomainService): Hono {
   });
 
   return api;
-}
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; response: Response };
-
-async function parseBody<T>(c: Context, schema: z.ZodType<T>, emptyAllowed = false): Promise<Parsed<T>> {
-  const text = await c.req.text();
-  let json: unknown = {};
-  if (text.trim() || !emptyAllowed) {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return { ok: false, response: c.json(apiError('invalid_json', 'the request body must be a JSON object'), 400) };
-    }
-  }
-  const result = schema.safeParse(json);
-  if (result.success) return { ok: true, value: result.data };
-  const issues = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-  return { ok: false, response: c.json(apiError('invalid_request', issues), 400) };
 }

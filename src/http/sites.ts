@@ -9,9 +9,10 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { SiteThrottle } from '../delivery/throttle.js';
-import { limitsFor } from '../delivery/sites.js';
+import { withLimits } from '../delivery/sites.js';
 import { promoteSite, type DeliveryQueue } from '../queue/delivery-queue.js';
 import { apiError } from './errors.js';
+import { parseBody } from './body.js';
 
 const pauseBody = z.strictObject({
   minutes: z.number().positive().max(525_600).optional(),
@@ -22,24 +23,16 @@ const SITE = /^[a-z0-9.-]{1,253}$/;
 
 export function siteRoutes(throttle: SiteThrottle, queue: DeliveryQueue, config: Config): Hono {
   const api = new Hono();
-  const d = config.delivery;
 
-  api.get('/', async (c) => c.json({ sites: (await throttle.states()).map((s) => ({ ...s, limits: limitsFor(s.site, s.site, d.throttle, d) })) }));
+  api.get('/', async (c) => c.json({ sites: withLimits(await throttle.states(), config.delivery) }));
 
   api.post('/:site/pause', async (c) => {
     const site = c.req.param('site').toLowerCase();
     if (!SITE.test(site)) return c.json(apiError('invalid', `not a site name: ${site.slice(0, 60)}`), 400);
-    const text = await c.req.text();
-    let json: unknown = {};
-    try {
-      json = text.trim() ? JSON.parse(text) : {};
-    } catch {
-      return c.json(apiError('invalid_json', 'the request body must be a JSON object'), 400);
-    }
-    const body = pauseBody.safeParse(json);
-    if (!body.success) return c.json(apiError('invalid_request', body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')), 400);
-    const until = Date.now() + (body.data.minutes ?? 525_600) * 60_000;
-    await throttle.pause(site, until, body.data.reason ?? 'paused through the API');
+    const body = await parseBody(c, pauseBody, true);
+    if (!body.ok) return body.response;
+    const until = Date.now() + (body.value.minutes ?? 525_600) * 60_000;
+    await throttle.pause(site, until, body.value.reason ?? 'paused through the API');
     return c.json({ site, pausedUntil: new Date(until).toISOString() });
   });
 
