@@ -3,9 +3,11 @@
  * tests give Sokutatsu `dns.servers: [server.address]` and never query public DNS.
  *
  * Receives: a zone (name → A / AAAA / MX / TXT / CNAME), changeable while running. Promises:
- * records of the asked type → NOERROR with answers (TTL 60); a known name without that type →
- * NOERROR, no answers (node: ENODATA); an unknown name → NXDOMAIN (node: ENOTFOUND); a name set
- * with `hang: true` → no answer at all (node: ETIMEOUT). A UDP answer larger than 512 bytes (or
+ * records of the asked type → NOERROR with answers (TTL: the entry's `ttl`, default 60); a known
+ * name without that type → NOERROR, no answers (node: ENODATA); an unknown name → NXDOMAIN (node:
+ * ENOTFOUND) — both negative answers with an SOA in the authority section whose TTL and MINIMUM
+ * are the entry's ttl (default 60), as real servers send for negative caching; a name set with
+ * `hang: true` → no answer at all (node: ETIMEOUT); `fail` → that rcode (SERVFAIL, REFUSED). A UDP answer larger than 512 bytes (or
  * than the query's EDNS payload size) is sent truncated (TC), so the client retries over TCP.
  * Names are case-insensitive, without trailing dot; malformed packets are ignored.
  */
@@ -21,6 +23,10 @@ export interface ZoneEntry {
   CNAME?: string;
   /** never answer queries for this name (timeout tests) */
   hang?: boolean;
+  /** answer every query for this name with this error rcode */
+  fail?: 'SERVFAIL' | 'REFUSED';
+  /** TTL of this name's records and of its negative answers, in seconds (default 60) */
+  ttl?: number;
 }
 export type Zone = Record<string, ZoneEntry>;
 
@@ -37,6 +43,7 @@ export interface DnsTestServer {
 
 const TYPES: Record<number, string> = { 1: 'A', 5: 'CNAME', 15: 'MX', 16: 'TXT', 28: 'AAAA', 41: 'OPT', 255: 'ANY' };
 const TTL = 60;
+const FAIL_RCODES = { SERVFAIL: 2, REFUSED: 5 } as const;
 const OUR_EDNS_PAYLOAD = 4096;
 
 const norm = (name: string): string => name.toLowerCase().replace(/\.$/, '');
@@ -170,13 +177,20 @@ function rdatas(entry: ZoneEntry, qtype: number): [number, Buffer][] {
   }
 }
 
-function record(owner: Buffer, type: number, rdata: Buffer): Buffer {
+function record(owner: Buffer, type: number, rdata: Buffer, ttl = TTL): Buffer {
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(type, 0);
   fixed.writeUInt16BE(1, 2); // class IN
-  fixed.writeUInt32BE(TTL, 4);
+  fixed.writeUInt32BE(ttl, 4);
   fixed.writeUInt16BE(rdata.length, 8);
   return Buffer.concat([owner, fixed, rdata]);
+}
+
+/** The SOA of a negative answer (RFC 2308): `ttl` as its TTL and as MINIMUM, the negative-caching time. */
+function soaRecord(owner: Buffer, ttl: number): Buffer {
+  const times = Buffer.alloc(20);
+  [1, 3600, 600, 86400, ttl].forEach((v, i) => times.writeUInt32BE(v, i * 4)); // serial, refresh, retry, expire, minimum
+  return record(owner, 6, Buffer.concat([encodeName('ns.test'), encodeName('hostmaster.test'), times]), ttl);
 }
 
 function optRecord(): Buffer {
@@ -188,23 +202,9 @@ function optRecord(): Buffer {
 
 /** The answer to a query, or undefined when the name is set to hang. `limit`: max size (UDP). */
 function answer(zone: Map<string, ZoneEntry>, q: Query, limit: number): Buffer | undefined {
-  let entry = zone.get(q.name);
-  if (entry?.hang) return undefined;
-  const rcode = entry ? 0 : 3;
-  const answers: Buffer[] = [];
-  // Follow CNAMEs (asked A/TXT/... for an alias): the CNAME record, then the target's records.
-  let owner: Buffer = Buffer.from([0xc0, 12]);
-  for (let hops = 0; entry && hops < 8; hops++) {
-    const found = rdatas(entry, q.qtype);
-    if (found.length > 0 || !entry.CNAME || q.qtype === 5) {
-      answers.push(...found.map(([type, rdata]) => record(owner, type, rdata)));
-      break;
-    }
-    answers.push(record(owner, 5, encodeName(entry.CNAME)));
-    owner = encodeName(entry.CNAME);
-    entry = zone.get(norm(entry.CNAME)); // a target outside the zone: just the CNAME
-    if (entry?.hang) return undefined;
-  }
+  const resolved = lookup(zone, q);
+  if (!resolved) return undefined;
+  const { rcode, answers, authority } = resolved;
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
   // QR, opcode 0, AA, RD as asked, RA; anything but a standard query is NOTIMP.
@@ -212,13 +212,44 @@ function answer(zone: Map<string, ZoneEntry>, q: Query, limit: number): Buffer |
   header.writeUInt16BE(0x8000 | 0x0400 | (q.flags & 0x0100) | 0x0080 | (opcode === 0 ? rcode : 4), 2);
   header.writeUInt16BE(1, 4);
   const extra = q.edns === undefined ? [] : [optRecord()];
+  const sections = opcode === 0 ? [...answers, ...authority] : [];
   header.writeUInt16BE(opcode === 0 ? answers.length : 0, 6);
+  header.writeUInt16BE(opcode === 0 ? authority.length : 0, 8);
   header.writeUInt16BE(extra.length, 10);
-  const full = Buffer.concat([header, q.question, ...(opcode === 0 ? answers : []), ...extra]);
+  const full = Buffer.concat([header, q.question, ...sections, ...extra]);
   if (full.length <= limit) return full;
   header.writeUInt16BE(header.readUInt16BE(2) | 0x0200, 2); // TC
   header.writeUInt16BE(0, 6);
+  header.writeUInt16BE(0, 8);
   return Buffer.concat([header, q.question, ...extra]);
+}
+
+/** rcode, answer and authority records for a query; undefined when a name on the way hangs. */
+function lookup(zone: Map<string, ZoneEntry>, q: Query): { rcode: number; answers: Buffer[]; authority: Buffer[] } | undefined {
+  let entry = zone.get(q.name);
+  if (entry?.hang) return undefined;
+  if (entry?.fail) return { rcode: FAIL_RCODES[entry.fail], answers: [], authority: [] };
+  const answers: Buffer[] = [];
+  // Follow CNAMEs (asked A/TXT/... for an alias): the CNAME record, then the target's records.
+  let owner: Buffer = Buffer.from([0xc0, 12]);
+  let name = q.name;
+  for (let hops = 0; entry && hops < 8; hops++) {
+    const found = rdatas(entry, q.qtype);
+    const ttl = entry.ttl;
+    if (found.length > 0 || !entry.CNAME || q.qtype === 5) {
+      answers.push(...found.map(([type, rdata]) => record(owner, type, rdata, ttl)));
+      if (found.length > 0) return { rcode: 0, answers, authority: [] };
+      break;
+    }
+    answers.push(record(owner, 5, encodeName(entry.CNAME), ttl));
+    owner = encodeName(entry.CNAME);
+    name = norm(entry.CNAME);
+    entry = zone.get(name); // a target outside the zone: just the CNAME
+    if (entry?.hang) return undefined;
+  }
+  // Negative: each name is its own zone apex here; an unknown name gets the root's SOA.
+  const soa = soaRecord(entry ? encodeName(name) : Buffer.from([0]), entry?.ttl ?? TTL);
+  return { rcode: entry || answers.length > 0 ? 0 : 3, answers, authority: [soa] };
 }
 
 function bindUdp(): Promise<UdpSocket> {
