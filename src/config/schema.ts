@@ -126,7 +126,7 @@ const delivery = z.strictObject({
   mtaSts: z.boolean().default(true),
   /** port of MX hosts (25; another only for tests or networks that redirect outbound SMTP) */
   mxPort: port.default(25),
-  /** seconds an MX answer is reused (node's resolver does not expose record TTLs) */
+  /** the longest an MX answer is reused, in seconds: each is kept for its DNS TTL, at most this (0: never kept) */
   mxCacheSeconds: z.number().int().min(0).default(300),
   /** deliveries in progress at once in this process */
   concurrency: z.number().int().min(1).max(1000).default(50),

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { matchRoute, resolveDestination, type Resolver } from './routes.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cachedDestinations, matchRoute, resolveDestination, type Resolver } from './routes.js';
 import type { Route } from '../config/schema.js';
 
 const route = (match: string, host = 'relay.example', port = 25): Route => ({ match, host, port, tls: 'opportunistic' });
@@ -47,5 +47,54 @@ describe('routes', () => {
   it('defers on a DNS failure', async () => {
     const res = await resolveDestination('s.example', [], resolver({ mx: { 's.example': err('ESERVFAIL') } }));
     expect(res).toMatchObject({ kind: 'temporary' });
+  });
+});
+
+describe('cached destinations', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A resolver counting MX lookups, answering `records` for every domain. */
+  function counting(records: { exchange: string; priority: number; ttl?: number }[]): Resolver & { asked: number } {
+    const r = { asked: 0, ...resolver({}) };
+    r.resolveMx = () => {
+      r.asked += 1;
+      return Promise.resolve(records);
+    };
+    return r;
+  }
+
+  it('keeps an answer without TTL (a resolver that does not tell) for the cap', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const r = counting([{ exchange: 'mx.d.example', priority: 10 }]);
+    const destinations = cachedDestinations([], r, 5_000);
+    await destinations('d.example');
+    vi.setSystemTime(Date.now() + 4_900);
+    await destinations('d.example');
+    expect(r.asked).toBe(1);
+    vi.setSystemTime(Date.now() + 200);
+    await destinations('d.example');
+    expect(r.asked).toBe(2);
+  });
+
+  it('keeps an answer for its TTL when that is below the cap', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const r = counting([{ exchange: 'mx1.d.example', priority: 10, ttl: 2 }, { exchange: 'mx2.d.example', priority: 20, ttl: 2 }]);
+    const destinations = cachedDestinations([], r, 300_000);
+    await destinations('d.example');
+    vi.setSystemTime(Date.now() + 1_900);
+    await destinations('d.example');
+    expect(r.asked).toBe(1);
+    vi.setSystemTime(Date.now() + 200);
+    await destinations('d.example');
+    expect(r.asked).toBe(2);
+  });
+
+  it('answers a route without asking DNS', async () => {
+    const r = counting([]);
+    const destinations = cachedDestinations([route('*', 'relay.example', 2525)], r, 300_000);
+    expect(await destinations('any.example')).toMatchObject({ kind: 'targets', targets: [{ host: 'relay.example', port: 2525 }] });
+    expect(r.asked).toBe(0);
   });
 });

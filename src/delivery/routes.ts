@@ -7,7 +7,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { Route } from '../config/schema.js';
-import type { DnsResolver } from '../dns.js';
+import type { DnsResolver, MxRecord } from '../dns.js';
 
 export type Resolver = Pick<DnsResolver, 'resolveMx' | 'resolve4' | 'resolve6'>;
 
@@ -37,28 +37,51 @@ export function matchRoute(routes: Route[], domain: string): Route | undefined {
 
 const NO_DOMAIN = new Set(['ENOTFOUND', 'ENODATA']);
 
+/** A resolution and the seconds DNS lets it be kept (undefined: not told — routes, resolvers without TTLs). */
+interface TimedResolution {
+  resolution: Resolution;
+  ttl: number | undefined;
+}
+
 export async function resolveDestination(domain: string, routes: Route[], resolver: Resolver, mxPort = 25): Promise<Resolution> {
+  return (await lookupDestination(domain, routes, resolver, mxPort)).resolution;
+}
+
+async function lookupDestination(domain: string, routes: Route[], resolver: Resolver, mxPort: number): Promise<TimedResolution> {
   const route = matchRoute(routes, domain);
   if (route) {
-    return { kind: 'targets', targets: [{ host: route.host, port: route.port, tls: route.tls, auth: route.auth, via: `route ${route.match}` }] };
+    const target: Target = { host: route.host, port: route.port, tls: route.tls, auth: route.auth, via: `route ${route.match}` };
+    return { resolution: { kind: 'targets', targets: [target] }, ttl: undefined };
   }
-  let mx: { exchange: string; priority: number }[];
+  let mx: MxRecord[];
   try {
     mx = await resolver.resolveMx(domain);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'ENODATA') return implicitMx(domain, resolver, mxPort);
-    if (NO_DOMAIN.has(code)) return { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} does not exist (DNS: ${code})` };
-    return { kind: 'temporary', reason: `DNS lookup of MX for ${domain} failed: ${code || (err as Error).message}` };
+    return mxFailure(domain, err as NodeJS.ErrnoException & { ttl?: unknown }, resolver, mxPort);
   }
-  if (mx.length === 0) return implicitMx(domain, resolver, mxPort);
+  if (mx.length === 0) return { resolution: await implicitMx(domain, resolver, mxPort), ttl: undefined };
+  const ttl = mx.some((m) => m.ttl === undefined) ? undefined : Math.min(...mx.map((m) => m.ttl!));
   if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
-    return { kind: 'permanent', enhancedCode: '5.1.10', reason: `domain ${domain} accepts no mail (null MX, RFC 7505)` };
+    return { resolution: { kind: 'permanent', enhancedCode: '5.1.10', reason: `domain ${domain} accepts no mail (null MX, RFC 7505)` }, ttl };
   }
   const targets = [...mx]
     .sort((a, b) => a.priority - b.priority)
     .map((m): Target => ({ host: m.exchange.replace(/\.$/, ''), port: mxPort, tls: 'opportunistic', via: `MX ${domain} (priority ${m.priority})` }));
-  return { kind: 'targets', targets };
+  return { resolution: { kind: 'targets', targets }, ttl };
+}
+
+/**
+ * A failed MX lookup. A negative answer (no MX, no such domain) is kept for its negative-caching
+ * TTL (RFC 2308, from the SOA the server sent) when the resolver tells it. For the implicit MX
+ * that bounds how long "no MX: the domain's own address" stands, i.e. until an MX may appear
+ * (the address itself is looked up again per connection, by hostAddress).
+ */
+async function mxFailure(domain: string, err: NodeJS.ErrnoException & { ttl?: unknown }, resolver: Resolver, mxPort: number): Promise<TimedResolution> {
+  const code = err.code ?? '';
+  const ttl = typeof err.ttl === 'number' ? err.ttl : undefined;
+  if (code === 'ENODATA') return { resolution: await implicitMx(domain, resolver, mxPort), ttl };
+  if (NO_DOMAIN.has(code)) return { resolution: { kind: 'permanent', enhancedCode: '5.1.2', reason: `domain ${domain} does not exist (DNS: ${code})` }, ttl };
+  return { resolution: { kind: 'temporary', reason: `DNS lookup of MX for ${domain} failed: ${code || err.message}` }, ttl: undefined };
 }
 
 /** No MX records: RFC 5321 §5.1 says the domain's own A/AAAA address is the mail host. */
@@ -74,19 +97,27 @@ async function implicitMx(domain: string, resolver: Resolver, port: number): Pro
 }
 
 /**
- * resolveDestination with answers kept for `ttlMs` (MX lookups on every delivery would cost a
- * DNS round trip per message). Temporary failures are never kept: the next attempt asks again.
+ * resolveDestination with answers kept (MX lookups on every delivery would cost a DNS round trip
+ * per message) for the TTL DNS gave them, at most `maxMs` (`delivery.mxCacheSeconds`): a domain
+ * that moves its MX is followed as soon as its TTL allows, and a very long TTL cannot pin a stale
+ * answer for days. Without a TTL (routes, which are config; resolvers that do not tell; negative
+ * answers without an SOA) the answer is kept `maxMs`: for a bounce of a domain that does not
+ * exist yet, that delays the mail of a freshly registered one by at most that. TTL 0 is not kept.
+ * Temporary failures are never kept: the next attempt asks again.
  */
-export function cachedDestinations(routes: Route[], resolver: Resolver, ttlMs: number, mxPort = 25): (domain: string) => Promise<Resolution> {
+export function cachedDestinations(routes: Route[], resolver: Resolver, maxMs: number, mxPort = 25): (domain: string) => Promise<Resolution> {
   const cache = new Map<string, { until: number; resolution: Resolution }>();
   return async (domain) => {
     const key = domain.toLowerCase();
     const hit = cache.get(key);
     if (hit && hit.until > Date.now()) return hit.resolution;
-    const resolution = await resolveDestination(key, routes, resolver, mxPort);
-    if (resolution.kind !== 'temporary' && ttlMs > 0) {
+    const { resolution, ttl } = await lookupDestination(key, routes, resolver, mxPort);
+    const keepMs = ttl === undefined ? maxMs : Math.min(ttl * 1000, maxMs);
+    if (resolution.kind !== 'temporary' && keepMs > 0) {
       if (cache.size > 50_000) cache.clear(); // bounded: a flood of one-off domains must not grow memory
-      cache.set(key, { until: Date.now() + ttlMs, resolution });
+      cache.set(key, { until: Date.now() + keepMs, resolution });
+    } else {
+      cache.delete(key); // an expired entry must not outlive its answer in memory
     }
     return resolution;
   };
