@@ -39,6 +39,8 @@ export interface AppOptions {
   resolver?: DnsResolver;
   /** HTTPS fetch of MTA-STS policies; tests inject one (no HTTPS server for test domains) */
   mtaStsFetcher?: PolicyFetcher;
+  /** CA certificates (PEM) trusted for verified outgoing TLS besides the system's; tests inject one */
+  deliveryCa?: string;
   /**
    * Set in a cluster worker: the Redis its primary opened. The primary owns dataDir, the
    * embedded Redis and the HTTP server; the worker runs SMTP listeners and delivery.
@@ -112,7 +114,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
   const mtaSts = config.delivery.mtaSts ? new MtaSts(redis, keys, resolver, log, options.mtaStsFetcher) : null;
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts });
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

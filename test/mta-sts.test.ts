@@ -11,6 +11,7 @@ import { startApp, type App } from '../src/app.js';
 import { apiGet, eventually, testConfig } from './support/app.js';
 import { startSink, type Sink } from './support/sink.js';
 import { startDnsServer, type DnsTestServer } from './support/dns-server.js';
+import { makeTestCa } from './support/test-ca.js';
 
 let app: App | undefined;
 let sink: Sink | undefined;
@@ -29,8 +30,10 @@ const policies: Record<string, string> = {
 };
 const fetched: string[] = [];
 
-async function start(): Promise<App> {
-  sink = await startSink({ starttls: true }); // smtp-server's self-signed certificate: not valid for any MX name
+/** `verified`: the sink's certificate is valid for mx.enforce.example, from a CA Sokutatsu trusts */
+async function start(verified?: { cert: string; key: string; ca: string }): Promise<App> {
+  // without `verified`: smtp-server's self-signed certificate, not valid for any MX name
+  sink = await startSink({ starttls: true, ...(verified ? { tls: { cert: verified.cert, key: verified.key } } : {}) });
   dns = await startDnsServer();
   for (const domain of [...Object.keys(policies), 'plain.example']) {
     dns.set(domain, { MX: [{ exchange: `mx.${domain}`, priority: 10 }] });
@@ -41,6 +44,7 @@ async function start(): Promise<App> {
   return startApp({
     config, log: pino({ level: config.log.level }),
     mtaStsFetcher: async (domain) => (fetched.push(domain), policies[domain] ?? null),
+    ...(verified ? { deliveryCa: verified.ca } : {}),
   });
 }
 
@@ -60,6 +64,15 @@ describe('MTA-STS', () => {
     expect(deferred.detail).toMatch(/certificate|self.signed|TLS/i);
     expect(sink!.messages).toHaveLength(0);
     expect(fetched).toContain('enforce.example');
+  });
+
+  it('enforce, MX named by the policy with a certificate valid for its name: delivered over verified TLS', async () => {
+    const ca = await makeTestCa();
+    app = await start({ ...(await ca.issue('mx.enforce.example')), ca: ca.cert });
+    const id = await send(app, 'taro@enforce.example');
+    const delivered = await lastEvent(app, id, 'delivered');
+    expect(delivered.tls).toMatch(/^TLSv1\.[23] /);
+    expect(sink!.messages.map((m) => m.to)).toEqual([['taro@enforce.example']]);
   });
 
   it('enforce, no MX named by the policy: deferred with the reason', async () => {

@@ -6,7 +6,6 @@
  * dropped connections, with the reason), or waiting (the site has no connection to spare:
  * nothing was attempted). Hosts are tried in order until one answers; a host that answers decides.
  */
-import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { SiteBusyError, type ConnectionPool, type Lease } from './pool.js';
 import type { Site } from './sites.js';
 import type { Target } from './routes.js';
@@ -69,9 +68,9 @@ export async function attemptDelivery(pool: ConnectionPool, targets: Target[], s
 
 async function sendOn(lease: Lease, where: string, envelope: Envelope, message: Buffer): Promise<AttemptOutcome | 'stale'> {
   try {
-    const info = await send(lease.connection, envelope, message);
+    const reply = await lease.connection.send(envelope.from, envelope.to, message);
     lease.release(true);
-    return { kind: 'delivered', remoteHost: where, reply: info.response, tls: lease.tlsProtocol };
+    return { kind: 'delivered', remoteHost: where, reply: reply.text, tls: lease.tlsProtocol };
   } catch (err) {
     const e = err as SmtpFailure;
     if (!e.responseCode) {
@@ -83,19 +82,9 @@ async function sendOn(lease: Lease, where: string, envelope: Envelope, message: 
   }
 }
 
-function send(connection: SMTPConnection, envelope: Envelope, message: Buffer) {
-  return new Promise<{ response: string }>((resolve, reject) => {
-    connection.send({ from: envelope.from || false, to: envelope.to, size: message.length }, message, (err, info) => (err ? reject(err) : resolve(info!)));
-  });
-}
-
 /** After a refusal the server is mid-transaction: RSET before the connection carries more mail. */
 function resetAndRelease(lease: Lease): void {
-  try {
-    lease.connection.reset((err) => lease.release(!err));
-  } catch {
-    lease.release(false);
-  }
+  lease.connection.reset().then(() => lease.release(true), () => lease.release(false));
 }
 
 function failed(kind: 'bounced' | 'deferred', where: string, e: SmtpFailure, detail: string): AttemptOutcome {
@@ -112,7 +101,5 @@ function failed(kind: 'bounced' | 'deferred', where: string, e: SmtpFailure, det
 }
 
 function describe(e: SmtpFailure): string {
-  if (e.response) return e.response.trim();
-  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET') return e.message.replace(/^.*?(connect |Connection )/i, '$1');
-  return e.code ? `${e.code}: ${e.message}` : e.message;
+  return e.response?.trim() || e.message;
 }

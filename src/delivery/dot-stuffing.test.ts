@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stuffDots } from './dot-stuffing.js';
+import { dotStuffed, stuffDots } from './dot-stuffing.js';
 
 /** RFC 5321 §4.5.2, the obvious way: one line at a time. */
 function reference(message: string): string {
@@ -37,5 +37,11 @@ describe('dot-stuffing', () => {
   it('returns the same buffer when nothing changes', () => {
     const b = Buffer.from('no dots\r\nhere\r\n');
     expect(stuffDots(b, false)).toBe(b);
+  });
+
+  it('repairs bare CR and LF of a whole message to CRLF, then stuffs dots', () => {
+    expect(dotStuffed(Buffer.from('a\n.b\rc\r\n.d\r')).toString()).toBe('a\r\n..b\r\nc\r\n..d\r\n');
+    const clean = Buffer.from('x\r\n.y\r\n');
+    expect(dotStuffed(clean).toString()).toBe('x\r\n..y\r\n');
   });
 });

@@ -12,11 +12,10 @@
  * with the unverified certificates MTAs accept in that mode; `required` verifies).
  */
 import { isIP } from 'node:net';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Target } from './routes.js';
 import type { Site } from './sites.js';
 import type { SiteThrottle } from './throttle.js';
-import { useFastDataEncoding } from './dot-stuffing.js';
+import { SmtpClient, SmtpError } from './smtp-client.js';
 
 export interface PoolOptions {
   hostname: string;
@@ -26,6 +25,8 @@ export interface PoolOptions {
   commandTimeoutMs: number;
   /** how long a caller may wait for a connection of this process to come free */
   localWaitMs?: number;
+  /** extra CA certificates trusted for verified TLS (tests; private relays) */
+  ca?: string | Buffer;
 }
 
 /** The site has no connection to spare (or is paused): re-schedule after `waitMs`. */
@@ -37,7 +38,7 @@ export class SiteBusyError extends Error {
 }
 
 export interface Lease {
-  connection: SMTPConnection;
+  connection: SmtpClient;
   /** TLS protocol and cipher of the connection ("TLSv1.3 TLS_AES_256_GCM_SHA384"), or null for plain text */
   tlsProtocol: string | null;
   /** true when the connection already carried a message (the server may have dropped it since) */
@@ -47,12 +48,11 @@ export interface Lease {
 }
 
 interface PooledConnection {
-  connection: SMTPConnection;
+  connection: SmtpClient;
   messages: number;
   idleTimer?: NodeJS.Timeout;
   renewTimer: NodeJS.Timeout;
   leaseId: string;
-  broken: boolean;
 }
 
 interface HostPool {
@@ -85,7 +85,7 @@ export class ConnectionPool {
       const reused = pool.idle.pop();
       if (reused) {
         clearTimeout(reused.idleTimer);
-        if (!reused.broken) return this.lease(pool, reused);
+        if (!reused.connection.closed) return this.lease(pool, reused);
         this.discard(pool, reused);
         continue;
       }
@@ -112,9 +112,7 @@ export class ConnectionPool {
     const renewTimer = setInterval(() => void this.throttle.renewConnection(pool.site.name, leaseId).catch(() => undefined), this.throttle.leaseTtlMs / 3);
     renewTimer.unref();
     try {
-      const pooled: PooledConnection = { connection: await this.connect(target), messages: 0, broken: false, leaseId, renewTimer };
-      pooled.connection.on('error', () => (pooled.broken = true));
-      pooled.connection.on('end', () => (pooled.broken = true));
+      const pooled: PooledConnection = { connection: await this.connect(target), messages: 0, leaseId, renewTimer };
       return this.lease(pool, pooled);
     } catch (err) {
       clearInterval(renewTimer);
@@ -154,13 +152,13 @@ export class ConnectionPool {
     let released = false;
     return {
       connection: pooled.connection,
-      tlsProtocol: tlsProtocolOf(pooled.connection),
+      tlsProtocol: pooled.connection.tlsProtocol,
       reused: pooled.messages > 0,
       release: (reusable) => {
         if (released) return;
         released = true;
         pooled.messages++;
-        const keep = reusable && !pooled.broken && !this.closed && pooled.messages < pool.site.limits.messagesPerConnection;
+        const keep = reusable && !pooled.connection.closed && !this.closed && pooled.messages < pool.site.limits.messagesPerConnection;
         if (keep) {
           pooled.idleTimer = setTimeout(() => this.expire(pool, pooled), pool.site.limits.idleSeconds * 1000);
           pooled.idleTimer.unref();
@@ -186,62 +184,44 @@ export class ConnectionPool {
     clearTimeout(pooled.idleTimer);
     clearInterval(pooled.renewTimer);
     pool.open--;
-    if (pooled.broken) pooled.connection.close();
+    if (pooled.connection.closed) pooled.connection.close();
     else pooled.connection.quit();
     void this.throttle.closeConnection(pool.site.name, pooled.leaseId).catch(() => undefined);
   }
 
-  private async connect(target: Target): Promise<SMTPConnection> {
+  private async connect(target: Target): Promise<SmtpClient> {
     const o = this.options;
     // Connect to the address our resolver gives; TLS still checks the certificate against the name.
     const address = isIP(target.host) ? target.host : await o.resolveHost(target.host);
-    const connection = new SMTPConnection({
+    const settings = {
       host: address,
       port: target.port,
-      ...(address !== target.host ? { servername: target.host } : {}),
+      servername: target.host,
       // A smarthost on 465 speaks TLS from the first byte.
-      secure: target.port === 465 && target.tls !== 'none',
-      ignoreTLS: target.tls === 'none',
-      requireTLS: target.tls === 'required',
-      opportunisticTLS: target.tls === 'opportunistic',
+      implicitTls: target.port === 465 && target.tls !== 'none',
+      tls: target.tls,
       name: o.hostname,
-      connectionTimeout: o.connectTimeoutMs,
-      greetingTimeout: o.connectTimeoutMs,
-      socketTimeout: o.commandTimeoutMs,
-      allowInternalNetworkInterfaces: true,
-      tls: { rejectUnauthorized: target.tls === 'required', minVersion: 'TLSv1.2' },
-      logger: false,
+      connectTimeoutMs: o.connectTimeoutMs,
+      commandTimeoutMs: o.commandTimeoutMs,
+      ...(o.ca ? { ca: o.ca } : {}),
+    };
+    const client = await SmtpClient.connect(settings).catch((err: unknown) => {
+      // Opportunistic TLS that fails its handshake falls back to plain text on a new connection,
+      // as Postfix does at security level "may": a broken TLS stack must not stop all mail.
+      if (err instanceof SmtpError && err.code === 'ETLS' && target.tls === 'opportunistic' && !settings.implicitTls) return SmtpClient.connect({ ...settings, tls: 'none', implicitTls: false });
+      throw err;
     });
-    // Errors after connect surface through send() callbacks; without a listener they would crash.
-    connection.on('error', () => undefined);
-    useFastDataEncoding(connection);
-    return new Promise<SMTPConnection>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      connection.once('error', onError);
-      connection.connect(() => {
-        connection.off('error', onError);
-        if (!target.auth) return resolve(connection);
-        connection.login({ user: target.auth.user, pass: target.auth.pass }, (err) => {
-          if (err) {
-            connection.close();
-            return reject(err);
-          }
-          resolve(connection);
-        });
-      });
-    });
+    if (!target.auth) return client;
+    try {
+      await client.login(target.auth.user, target.auth.pass);
+      return client;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
   }
 }
 
 function poolKey(t: Target): string {
   return `${t.host}|${t.port}|${t.tls}|${t.auth?.user ?? ''}`;
-}
-
-/** "TLSv1.3 TLS_AES_256_GCM_SHA384" for an encrypted connection, null for plain text. */
-function tlsProtocolOf(connection: SMTPConnection): string | null {
-  // nodemailer keeps the (upgraded) socket private; TLSSocket tells protocol and cipher.
-  const socket = (connection as unknown as { _socket?: { getProtocol?: () => string | null; getCipher?: () => { name: string } } })._socket;
-  if (!connection.secure || !socket?.getProtocol) return null;
-  const cipher = socket.getCipher?.()?.name;
-  return [socket.getProtocol(), cipher].filter(Boolean).join(' ');
 }

@@ -40,6 +40,8 @@ export interface DeliveryDeps {
   throttle: SiteThrottle;
   /** null: MTA-STS not enforced (delivery.mtaSts false) */
   mtaSts: MtaSts | null;
+  /** extra CA certificates trusted for verified TLS (NODE_EXTRA_CA_CERTS does this for operators) */
+  ca?: string;
 }
 
 export interface DeliveryWorker {
@@ -63,6 +65,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     resolveHost: (host) => hostAddress(host, deps.resolver),
     connectTimeoutMs: d.connectTimeoutSeconds * 1000,
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
+    ...(deps.ca ? { ca: deps.ca } : {}),
   }, deps.throttle);
   const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000, d.mxPort) };
   const unwatch = deps.throttle.watch();

@@ -22,8 +22,10 @@ export interface SinkOptions {
   /** called for each DATA with the message and how many messages have ended DATA (1-based) */
   onData?: (message: Received, seen: number) => Reply | undefined;
   port?: number;
-  /** offer STARTTLS (smtp-server's built-in self-signed certificate) */
+  /** offer STARTTLS (smtp-server's built-in self-signed certificate unless `tls` is given) */
   starttls?: boolean;
+  /** certificate and key (PEM) for STARTTLS */
+  tls?: { key: string; cert: string };
 }
 
 export interface Sink {
@@ -47,6 +49,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
     authOptional: true,
     disabledCommands: options.starttls ? [] : ['STARTTLS'],
     logger: false,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     onConnect(_session, callback) {
       stats.connections++;
       stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
