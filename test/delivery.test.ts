@@ -4,10 +4,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
-import type { App } from '../src/app.js';
-import { apiGet, eventually, startTestApp } from './support/app.js';
+import pino from 'pino';
+import { startApp, type App } from '../src/app.js';
+import { apiGet, eventually, startTestApp, testConfig } from './support/app.js';
 import { startSink, type Sink } from './support/sink.js';
 import { freePort } from './support/global-setup.js';
+import { makeTestCa } from './support/test-ca.js';
 
 let app: App | undefined;
 let sink: Sink | undefined;
@@ -106,6 +108,21 @@ describe('delivery', () => {
     const id = await send(app, 'erin@dest.example');
     const rcpt = await recipientStatus(app, id, 'delivered');
     expect(rcpt.events.at(-1).tls).toMatch(/^TLSv1\.[23] TLS_\w+|^TLSv1\.2 [A-Z0-9-]+$/);
+  });
+
+  it('relays through a smarthost with AUTH over verified STARTTLS; wrong credentials defer, never bounce', async () => {
+    const ca = await makeTestCa();
+    sink = await startSink({ starttls: true, tls: await ca.issue('localhost'), auth: { user: 'relay', pass: 's3cret' } }); // certificate names localhost and 127.0.0.1
+    const route = (match: string, pass: string) => ({ match, host: '127.0.0.1', port: sink!.port, tls: 'required', auth: { user: 'relay', pass } });
+    const config = testConfig({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, delivery: { routes: [route('good.example', 's3cret'), route('bad.example', 'wrong')] } });
+    app = await startApp({ config, log: pino({ level: config.log.level }), deliveryCa: ca.cert });
+    const good = await send(app, 'kaori@good.example');
+    const bad = await send(app, 'ken@bad.example');
+    expect((await recipientStatus(app, good, 'delivered')).events.at(-1).tls).toMatch(/^TLSv1\.[23] /);
+    const deferred = await recipientStatus(app, bad, 'deferred');
+    expect(deferred.events.at(-1).detail).toMatch(/authentication to 127\.0\.0\.1:\d+ \(route bad\.example\) was refused/);
+    expect(deferred.events.at(-1).reply).toMatch(/^535/);
+    expect(sink.messages.map((m) => m.to)).toEqual([['kaori@good.example']]);
   });
 
   it('holds a message with X-Sokutatsu-Send-At until its time', async () => {

@@ -43,7 +43,8 @@ export async function attemptDelivery(pool: ConnectionPool, targets: Target[], s
     } catch (err) {
       if (err instanceof SiteBusyError) return { kind: 'waiting', waitMs: err.waitMs, paused: err.paused, detail: err.message };
       const e = err as SmtpFailure;
-      if (e.responseCode && e.responseCode >= 500 && e.code === 'EAUTH') return failed('bounced', where, e, `authentication to ${where} (${target.via}) was refused`);
+      // Our credentials, not the recipient, are wrong: defer (as Postfix's smtp_sasl_auth_soft_bounce) until an operator fixes the route.
+      if (e.code === 'EAUTH') return failed('deferred', where, e, `authentication to ${where} (${target.via}) was refused: check the route's auth in delivery.routes`);
       failures.push(`${where} (${target.via}): ${describe(e)}`);
       continue;
     }

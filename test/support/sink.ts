@@ -26,6 +26,8 @@ export interface SinkOptions {
   starttls?: boolean;
   /** certificate and key (PEM) for STARTTLS */
   tls?: { key: string; cert: string };
+  /** require AUTH with these credentials (a smarthost) */
+  auth?: { user: string; pass: string };
 }
 
 export interface Sink {
@@ -46,7 +48,12 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const fail = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
 
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: !options.auth,
+    ...(options.auth ? { authMethods: ['PLAIN', 'LOGIN'] } : {}),
+    onAuth(auth, _session, callback) {
+      const ok = options.auth && auth.username === options.auth.user && auth.password === options.auth.pass;
+      callback(ok ? null : Object.assign(new Error('5.7.8 authentication credentials invalid'), { responseCode: 535 }), ok ? { user: auth.username } : undefined);
+    },
     disabledCommands: options.starttls ? [] : ['STARTTLS'],
     logger: false,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
