@@ -65,6 +65,21 @@ describe('per-site limits', () => {
     expect(s.stats.connections).toBeLessThanOrEqual(10); // 60 messages, a handful of connections
   });
 
+  it('an idle connection gives its site lease up within seconds when another node is refused one', async () => {
+    const s = await sink();
+    const [a] = await twoNodes({ routes: [route(s.port)], throttle: { sites: { 'idle.example': { connections: 1, idleSeconds: 60 } } } });
+    await sendMany(a, 'x@idle.example', 1, 'first');
+    await s.waitFor(1);
+    const other = new SiteThrottle(a.redis, a.keys, a.config.delivery.backoff); // a third node asking for the site
+    const limits = { connections: 1, perMinute: 0, messagesPerConnection: 100, idleSeconds: 60 };
+    expect((await other.openConnection('idle.example', limits)).ok).toBe(false); // the idle connection holds the only lease
+    const started = Date.now();
+    const granted = await eventually(async () => ((await other.openConnection('idle.example', limits)).ok ? true : null), 5000, 'the lease to come free');
+    expect(granted).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3500); // not idleSeconds (60 s)
+    expect(s.stats.open).toBe(0);
+  });
+
   it('spaces messages to a site at its perMinute across both instances', async () => {
     const s = await sink();
     const [a, b] = await twoNodes({ routes: [route(s.port)], throttle: { sites: { 'slow.example': { perMinute: 300 } } } }); // one per 200 ms

@@ -5,7 +5,8 @@
  * Promises: a new connection is opened only with a lease from the site throttle (so a site's
  * connection limit holds across processes and nodes) and gives its lease back when it closes;
  * a connection carries at most the site's `messagesPerConnection` messages and is closed after
- * its `idleSeconds` unused or after any error; a caller waits for a busy site's connection only
+ * its `idleSeconds` unused (within about a second when another process was refused a
+ * connection to its site) or after any error; a caller waits for a busy site's connection only
  * briefly and only when this process has connections there to free — otherwise it gets a
  * SiteBusyError saying how long to wait, so a slow or dead site never ties up the delivery
  * slots that other sites need. TLS per the route's mode (opportunistic STARTTLS by default,
@@ -51,6 +52,7 @@ interface PooledConnection {
   connection: SmtpClient;
   messages: number;
   idleTimer?: NodeJS.Timeout;
+  idleSince?: number;
   renewTimer: NodeJS.Timeout;
   leaseId: string;
 }
@@ -63,10 +65,13 @@ interface HostPool {
 }
 
 const BUSY_RETRY_MS = 1000;
+/** How often idle connections look whether another process wants their site's lease. */
+const YIELD_CHECK_MS = 1000;
 
 export class ConnectionPool {
   private readonly hosts = new Map<string, HostPool>();
   private closed = false;
+  private yieldTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PoolOptions, private readonly throttle: SiteThrottle) {}
 
@@ -101,6 +106,7 @@ export class ConnectionPool {
   /** Closes idle connections; leased ones close when released. */
   close(): void {
     this.closed = true;
+    clearInterval(this.yieldTimer);
     for (const pool of this.hosts.values()) {
       for (const p of pool.idle.splice(0)) this.discard(pool, p);
       for (const wake of pool.waiters.splice(0)) wake();
@@ -162,13 +168,38 @@ export class ConnectionPool {
         if (keep) {
           pooled.idleTimer = setTimeout(() => this.expire(pool, pooled), pool.site.limits.idleSeconds * 1000);
           pooled.idleTimer.unref();
+          pooled.idleSince = Date.now();
           pool.idle.push(pooled);
+          this.watchForOthers();
         } else {
           this.discard(pool, pooled);
         }
         pool.waiters.shift()?.();
       },
     };
+  }
+
+  /**
+   * An idle connection holds one of its site's leases until idleSeconds; when a caller elsewhere
+   * (another process or node) was refused a connection to that site, connections idle for a
+   * check interval close at once, so the limit is shared instead of hoarded.
+   */
+  private watchForOthers(): void {
+    if (this.yieldTimer || this.closed) return;
+    this.yieldTimer = setInterval(() => void this.yieldIdle().catch(() => undefined), YIELD_CHECK_MS);
+    this.yieldTimer.unref();
+  }
+
+  private async yieldIdle(): Promise<void> {
+    const idleSites = new Set<string>();
+    for (const pool of this.hosts.values()) if (pool.idle.length > 0) idleSites.add(pool.site.name);
+    if (idleSites.size === 0) return;
+    const wanted = new Set(await this.throttle.wanted([...idleSites]));
+    const idleBefore = Date.now() - YIELD_CHECK_MS;
+    for (const pool of this.hosts.values()) {
+      if (!wanted.has(pool.site.name)) continue;
+      for (const pooled of pool.idle.filter((p) => (p.idleSince ?? 0) <= idleBefore)) this.expire(pool, pooled);
+    }
   }
 
   private expire(pool: HostPool, pooled: PooledConnection): void {

@@ -24,8 +24,11 @@ const STATE_TTL_MS = 24 * 3600_000;
 
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/** How long a refused connection request stays visible to the processes holding the site's connections. */
+const WANTED_MS = 2000;
+
 /**
- * KEYS[1] leases (zset), KEYS[2] state (hash), KEYS[3] sites (zset)
+ * KEYS[1] leases (zset), KEYS[2] state (hash), KEYS[3] sites (zset), KEYS[4] wanted (string)
  * ARGV[1] configured connections, ARGV[2] lease id, ARGV[3] lease ttl ms, ARGV[4] site name
  * Returns {1, 0, state?} when leased; {0, wait ms, 1} when paused; {0, -1, state?} when every
  * connection is taken. state? is 1 when the site has backoff state.
@@ -40,7 +43,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local limit = tonumber(ARGV[1])
 local ceiling = tonumber(redis.call('HGET', KEYS[2], 'ceiling') or ARGV[1])
 if ceiling < limit then limit = ceiling end
-if redis.call('ZCARD', KEYS[1]) >= limit then return {0, -1, hasState} end
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  redis.call('SET', KEYS[4], '1', 'PX', ${WANTED_MS})
+  return {0, -1, hasState}
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
 return {1, 0, hasState}`;
@@ -131,7 +137,7 @@ export interface SiteState {
 }
 
 interface ThrottleCommands {
-  siteOpenConnection(leases: string, state: string, sites: string, limit: number, leaseId: string, ttl: number, site: string): Promise<[number, number, number]>;
+  siteOpenConnection(leases: string, state: string, sites: string, wanted: string, limit: number, leaseId: string, ttl: number, site: string): Promise<[number, number, number]>;
   siteRenewConnection(leases: string, leaseId: string, ttl: number): Promise<number>;
   siteAdmit(state: string, rate: string, intervalMs: number): Promise<[number, number?]>;
   siteRecordTrouble(state: string, troubled: string, limit: number, reason: string, threshold: number, firstPause: number, maxPause: number, ttl: number, inUse: number, site: string): Promise<[number, number]>;
@@ -151,7 +157,7 @@ export class SiteThrottle {
   private readonly troubled = new Set<string>();
 
   constructor(redis: Redis, private readonly keys: Keys, private readonly backoff: BackoffSettings, readonly leaseTtlMs = LEASE_TTL_MS) {
-    redis.defineCommand('siteOpenConnection', { numberOfKeys: 3, lua: OPEN_CONNECTION });
+    redis.defineCommand('siteOpenConnection', { numberOfKeys: 4, lua: OPEN_CONNECTION });
     redis.defineCommand('siteRenewConnection', { numberOfKeys: 1, lua: RENEW_CONNECTION });
     redis.defineCommand('siteAdmit', { numberOfKeys: 2, lua: ADMIT });
     redis.defineCommand('siteRecordTrouble', { numberOfKeys: 2, lua: RECORD_TROUBLE });
@@ -187,9 +193,16 @@ export class SiteThrottle {
   /** A lease for one more connection to the site, or how long to wait (-1: until one is released). */
   async openConnection(site: string, limits: SiteLimits): Promise<{ ok: true; leaseId: string } | { ok: false; waitMs: number; paused: boolean }> {
     const leaseId = randomBytes(8).toString('hex');
-    const [granted, waitMs, hasState] = await this.redis.siteOpenConnection(this.keys.siteConnections(site), this.keys.siteState(site), this.keys.sites, limits.connections, leaseId, this.leaseTtlMs, site);
+    const [granted, waitMs, hasState] = await this.redis.siteOpenConnection(this.keys.siteConnections(site), this.keys.siteState(site), this.keys.sites, this.keys.siteWanted(site), limits.connections, leaseId, this.leaseTtlMs, site);
     if (hasState) this.troubled.add(site);
     return granted === 1 ? { ok: true, leaseId } : { ok: false, waitMs, paused: waitMs > 0 };
+  }
+
+  /** Of these sites, those where another caller was just refused a connection (all leases taken). */
+  async wanted(sites: string[]): Promise<string[]> {
+    if (sites.length === 0) return [];
+    const flags = await this.redis.mget(sites.map((s) => this.keys.siteWanted(s)));
+    return sites.filter((_, i) => flags[i] !== null);
   }
 
   async renewConnection(site: string, leaseId: string): Promise<void> {

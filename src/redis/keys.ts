@@ -33,6 +33,8 @@ export interface Keys {
   siteRate(site: string): string;
   /** the site's adaptive-backoff and pause state (hash; absent while the site behaves) */
   siteState(site: string): string;
+  /** set for a moment when a process was refused a connection to the site (all leases taken): holders close their idle ones */
+  siteWanted(site: string): string;
   /** sites with backoff or pause state (set): each process polls it, so only those sites cost a Redis call per message */
   readonly troubledSites: string;
   /** a domain's MTA-STS policy as fetched, with its expiry (JSON string, TTL max_age) */
@@ -59,6 +61,7 @@ export function createKeys(namespace: string): Keys {
     siteConnections: (site) => `${tag}:site:${site}:conns`,
     siteRate: (site) => `${tag}:site:${site}:rate`,
     siteState: (site) => `${tag}:site:${site}:state`,
+    siteWanted: (site) => `${tag}:site:${site}:wanted`,
     sites: `${tag}:sites`,
     mtaStsPolicy: (domain) => `${tag}:mtasts:${domain}`,
     troubledSites: `${tag}:sites:troubled`,
