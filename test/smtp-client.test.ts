@@ -2,14 +2,22 @@
  * The outgoing SMTP client against scripted servers on 127.0.0.1 (raw sockets, so the test sees
  * exactly what arrives in which packet) and against smtp-server with a certificate from a test CA.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { SmtpClient, SmtpError, takeReply, type SmtpClientOptions } from '../src/delivery/smtp-client.js';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { ConnectionPool } from '../src/delivery/pool.js';
+import { SiteThrottle } from '../src/delivery/throttle.js';
+import { createKeys } from '../src/redis/keys.js';
 import { startSink, type Sink } from './support/sink.js';
 import { makeTestCa } from './support/test-ca.js';
 
 interface Script {
-  extensions: string[];
+  /** EHLO keywords, or per connection (1-based) */
+  extensions: string[] | ((connection: number) => string[]);
+  /** answer STARTTLS with 220, then garbage instead of a TLS handshake */
+  brokenTls?: boolean;
   /** the reply to one command line; a number delays it (ms) */
   reply(line: string): string | [string, number] | null;
 }
@@ -20,6 +28,7 @@ interface Scripted {
   reads: string[];
   /** "< line" received, "> code" sent, in order */
   log: string[];
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -27,10 +36,14 @@ async function scriptedServer(script: Script): Promise<Scripted> {
   const reads: string[] = [];
   const log: string[] = [];
   const sockets = new Set<Socket>();
+  const state = { connections: 0 };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    const connection = ++state.connections;
+    const extensions = typeof script.extensions === 'function' ? script.extensions(connection) : script.extensions;
     let buffer = '';
     let inData = false;
+    let tlsStarted = false;
     socket.write('220 scripted ESMTP\r\n');
     // Replies go out in order even when one is held back, as a real server's would.
     let replies = Promise.resolve();
@@ -42,6 +55,7 @@ async function scriptedServer(script: Script): Promise<Scripted> {
       }, delayMs)));
     };
     socket.on('data', (chunk) => {
+      if (tlsStarted) return void socket.end('this is not TLS\r\n');
       reads.push(chunk.toString('latin1'));
       buffer += chunk.toString('latin1');
       for (let i = buffer.indexOf('\r\n'); i !== -1; i = buffer.indexOf('\r\n')) {
@@ -56,7 +70,11 @@ async function scriptedServer(script: Script): Promise<Scripted> {
           continue;
         }
         log.push(`< ${line}`);
-        if (/^EHLO/i.test(line)) send(['250-scripted', ...script.extensions.map((e) => `250-${e}`), '250 HELP'].join('\r\n'));
+        if (/^EHLO/i.test(line)) send(['250-scripted', ...extensions.map((e) => `250-${e}`), '250 HELP'].join('\r\n'));
+        else if (line === 'STARTTLS' && script.brokenTls) {
+          send('220 2.0.0 ready');
+          tlsStarted = true;
+        }
         else if (line === 'QUIT') socket.end('221 bye\r\n');
         else {
           const r = script.reply(line) ?? '250 2.0.0 ok';
@@ -73,6 +91,9 @@ async function scriptedServer(script: Script): Promise<Scripted> {
   const port = (server.address() as { port: number }).port;
   return {
     port, reads, log,
+    get connections() {
+      return state.connections;
+    },
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -199,5 +220,30 @@ describe('SMTP client', () => {
     const err = (await SmtpClient.connect({ ...base(server.port), tls: 'required' }).catch((e: unknown) => e)) as SmtpError;
     expect(err.code).toBe('ETLS');
     expect(server.log.some((l) => l.startsWith('< MAIL'))).toBe(false);
+  });
+});
+
+describe('connection pool TLS fallback', () => {
+  const redis = new Redis(inject('redisUrl'));
+  const throttle = new SiteThrottle(redis, createKeys(`pool${randomBytes(4).toString('hex')}`), { threshold: 3, firstPauseSeconds: 1, maxPauseSeconds: 4, successesPerStep: 2 });
+  const site = { name: 'fallback.example', limits: { connections: 2, perMinute: 0, messagesPerConnection: 10, idleSeconds: 5 } };
+  const pool = new ConnectionPool({ hostname: 'relay.test', resolveHost: async (h) => h, connectTimeoutMs: 2000, commandTimeoutMs: 2000 }, throttle);
+
+  it('opportunistic: a failed STARTTLS handshake is retried in plain text on a new connection; required: never', async () => {
+    server = await scriptedServer({ extensions: (n) => (n === 1 ? ['STARTTLS', 'PIPELINING'] : ['PIPELINING']), brokenTls: true, reply: dataReply });
+    const lease = await pool.acquire({ host: '127.0.0.1', port: server.port, tls: 'opportunistic', via: 'test' }, site);
+    expect(lease.tlsProtocol).toBeNull();
+    await lease.connection.send('a@shop.example', 'b@example.net', Buffer.from('x\r\n'));
+    lease.release(false);
+    expect(server.connections).toBe(2);
+    await server.close();
+
+    server = await scriptedServer({ extensions: ['STARTTLS'], brokenTls: true, reply: dataReply });
+    const err = (await pool.acquire({ host: '127.0.0.1', port: server.port, tls: 'required', via: 'test' }, site).catch((e: unknown) => e)) as SmtpError;
+    expect(err.code).toBe('ETLS');
+    expect(server.connections).toBe(1);
+    expect(server.log.some((l) => l.startsWith('< MAIL'))).toBe(false);
+    pool.close();
+    redis.disconnect();
   });
 });
