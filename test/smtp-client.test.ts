@@ -125,6 +125,21 @@ describe('SMTP client', () => {
     client.quit();
   });
 
+  it('puts RSET before the next transaction on a reused connection, in the same packet when pipelining', async () => {
+    for (const extensions of [['PIPELINING'], []]) {
+      server = await scriptedServer({ extensions, reply: dataReply });
+      const client = await SmtpClient.connect(base(server.port));
+      await client.send('a@shop.example', 'one@example.net', Buffer.from('1\r\n'));
+      await client.send('a@shop.example', 'two@example.net', Buffer.from('2\r\n'));
+      client.quit();
+      const commands = server.log.filter((l) => l.startsWith('< ') && !l.startsWith('< EHLO'));
+      expect(commands).toEqual(['< MAIL FROM:<a@shop.example>', '< RCPT TO:<one@example.net>', '< DATA', '< .', '< RSET', '< MAIL FROM:<a@shop.example>', '< RCPT TO:<two@example.net>', '< DATA', '< .']);
+      if (extensions.length) expect(server.reads).toContain('RSET\r\nMAIL FROM:<a@shop.example>\r\nRCPT TO:<two@example.net>\r\nDATA\r\n');
+      await server.close();
+      server = undefined;
+    }
+  });
+
   it('waits for each reply when the server does not offer PIPELINING, and stops at a refusal', async () => {
     server = await scriptedServer({ extensions: [], reply: (l) => (l.startsWith('RCPT') ? '550 5.1.1 no such user' : dataReply(l)) });
     const client = await SmtpClient.connect(base(server.port));

@@ -71,6 +71,8 @@ export class SmtpClient {
   /** EHLO keywords, upper case, with their parameters ("SIZE" → "35882577") */
   readonly extensions = new Map<string, string>();
   closed = false;
+  /** transactions begun on this connection */
+  private transactions = 0;
   private socket: Socket;
   private received = '';
   private readonly pending: PendingReply[] = [];
@@ -124,13 +126,22 @@ export class SmtpClient {
 
   /**
    * One transaction: MAIL, RCPT, DATA and the message. Resolves with the server's final reply
-   * (2xx); rejects with the refusing reply. After a refusal the server may still be inside the
-   * transaction: `reset()` before the next one.
+   * (2xx); rejects with the refusing reply. On a reused connection RSET goes first (in the same
+   * packet when pipelining): it ends whatever state the last transaction left and proves the
+   * connection alive; a failed RSET rejects without a reply code, like a dropped connection.
    */
   async send(from: string, to: string, message: Buffer): Promise<Reply> {
+    const reused = this.transactions++ > 0;
     const mail = `MAIL FROM:<${from}>${this.mailParameters(from, to, message)}`;
     const rcpt = `RCPT TO:<${to}>`;
-    const [mailReply, rcptReply, dataReply] = this.pipelining ? await this.pipelined([mail, rcpt, 'DATA']) : await this.stepByStep([mail, rcpt, 'DATA']);
+    if (reused && !this.pipelining) await this.resetOrClose();
+    const commands = reused && this.pipelining ? ['RSET', mail, rcpt, 'DATA'] : [mail, rcpt, 'DATA'];
+    const replies = this.pipelining ? await this.pipelined(commands) : await this.stepByStep(commands);
+    if (commands[0] === 'RSET' && replies.shift()!.code !== 250) {
+      this.close();
+      throw new SmtpError('EPROTOCOL', 'the server refused RSET on a reused connection');
+    }
+    const [mailReply, rcptReply, dataReply] = replies;
     const envelopeRefusal =
       mailReply!.code !== 250 ? refusal('EENVELOPE', 'MAIL FROM refused', mailReply!) : rcptReply!.code !== 250 && rcptReply!.code !== 251 ? refusal('EENVELOPE', 'recipient refused', rcptReply!) : null;
     if (envelopeRefusal) {
@@ -149,6 +160,13 @@ export class SmtpClient {
     const reply = await final;
     if (reply.code !== 250) throw refusal('EMESSAGE', 'message refused', reply);
     return reply;
+  }
+
+  private async resetOrClose(): Promise<void> {
+    const reply = await this.command('RSET');
+    if (reply.code === 250) return;
+    this.close();
+    throw new SmtpError('EPROTOCOL', `the server refused RSET on a reused connection: ${reply.text}`);
   }
 
   async reset(): Promise<void> {
