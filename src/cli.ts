@@ -15,6 +15,7 @@ import { registerQueue } from './cli/queue.js';
 import { registerConfig } from './cli/config.js';
 import { registerSink } from './cli/sink.js';
 import { registerDomain } from './cli/domain.js';
+import { registerBounce } from './cli/bounce.js';
 
 const program = new Command('sokutatsu')
   .description('Sokutatsu: SMTP relay / MTA appliance — submission, durable queue, delivery with retries')
@@ -26,6 +27,7 @@ registerStart(program);
 registerUser(program);
 registerToken(program);
 registerDomain(program);
+registerBounce(program);
 registerQueue(program);
 registerConfig(program);
 registerSink(program);

@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { REASONS } from '../bounce/rules.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -187,6 +188,34 @@ const domainSettings = z.strictObject({
   rotationGraceSeconds: z.number().int().min(0).default(604_800),
 });
 
+const regexSource = z.string().min(1).refine((v) => {
+  try {
+    new RegExp(v, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected a valid regular expression (JavaScript syntax)' });
+
+/** one operator bounce rule: every given condition must match (see src/bounce/rules.ts) */
+const bounceRule = z
+  .strictObject({
+    reason: z.enum(REASONS),
+    /** regex on the enhanced status code, e.g. "^5\\.7\\.1$" */
+    status: regexSource.optional(),
+    /** regex on the SMTP reply code, e.g. "^55[0-4]$" */
+    code: regexSource.optional(),
+    /** case-insensitive regex on the diagnostic text */
+    pattern: regexSource.optional(),
+    why: z.string().optional(),
+  })
+  .refine((r) => r.status !== undefined || r.code !== undefined || r.pattern !== undefined, { message: 'a bounce rule needs at least one of status, code, pattern' });
+
+const bounce = z.strictObject({
+  /** checked in order before the built-in rule table */
+  rules: z.array(bounceRule).default([]),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -227,6 +256,7 @@ export const configSchema = z.strictObject({
   webhooks: z
     .strictObject({ allowPrivateTargets: z.boolean().default(false) })
     .default({ allowPrivateTargets: false }),
+  bounce: bounce.default({ rules: [] }),
   shutdown: z
     .strictObject({
       /** seconds SIGTERM waits for SMTP transactions and deliveries in flight */

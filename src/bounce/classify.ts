@@ -1,0 +1,162 @@
+/**
+ * The ONE bounce classifier: every failure — a 4xx/5xx reply at RCPT/DATA, a temporary failure that
+ * expired, an asynchronous DSN recipient — goes through `classify()`.
+ *
+ * For the delivery worker (synchronous failures):
+ *   classifyReply({ code: 550, enhancedCode: '5.1.1', text: 'user unknown' })      // 5xx at RCPT/DATA
+ *   classifyReply({ code: 451, text: '...' }, { expired: true })                    // gave up after retries → expired
+ * For DSNs: `classifyRecipient(parsed, recipient)` with parse output from dsn.ts.
+ * Operators' extra rules (config `bounce.rules`) go in `extraRules`, checked before the table.
+ *
+ * Output: Sisimai's reason name, `hard` with Sisimai's meaning (true only for userunknown,
+ * hostunknown, hasmoved, and notaccept with a 5xx), permanent/temporary, the operators' group and
+ * label, the status code and the diagnostic text.
+ */
+import { RULES, type Reason, type Rule } from './rules.js';
+import { replyCode as findReplyCode, statusCode as findStatus, type BounceRecipient, type ParsedBounce } from './dsn.js';
+
+export type Group = 'permanent' | 'temporary' | 'unknown';
+
+export interface SmtpReply {
+  code?: number | null;
+  enhancedCode?: string | null;
+  text?: string | null;
+}
+
+export interface Classification {
+  reason: Reason;
+  hard: boolean;
+  permanent: boolean;
+  group: Group;
+  label: string;
+  status: string | null;
+  replyCode: number | null;
+  diagnostic: string;
+  /** false for delayed DSNs and other not-final reports */
+  final: boolean;
+}
+
+export interface ClassifyOptions {
+  /** config `bounce.rules`, compiled; checked before the built-in table */
+  extraRules?: readonly Rule[];
+  /** the message stayed queued until its retries ran out */
+  expired?: boolean;
+}
+
+const HARD: ReadonlySet<Reason> = new Set(['userunknown', 'hostunknown', 'hasmoved']);
+const NOT_BOUNCES: ReadonlySet<Reason> = new Set(['delivered', 'vacation', 'feedback']);
+
+/** Classify an SMTP reply from a delivery attempt. */
+export function classifyReply(reply: SmtpReply, options: ClassifyOptions = {}): Classification {
+  const text = (reply.text ?? '').trim();
+  const status = reply.enhancedCode ?? findStatus(text);
+  const code = reply.code ?? findReplyCode(text);
+  let reason = options.expired ? 'expired' : match(text, status, code, options.extraRules);
+  if (!reason) reason = fallback(status, code);
+  return result(reason, status, code, text, true);
+}
+
+/** Classify one recipient of a parsed bounce. */
+export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, options: ClassifyOptions = {}): Classification {
+  const diagnostic = r.diagnostic.trim();
+  if (bounce.kind === 'feedback') return result('feedback', null, null, diagnostic, true);
+  if (bounce.kind === 'autoreply') return result('vacation', null, null, diagnostic, false);
+  const status = r.status;
+  const code = r.replyCode;
+  if (r.action === 'delivered' || r.action === 'relayed' || r.action === 'expanded' || status?.startsWith('2.')) return result('delivered', status, code, diagnostic, true);
+  let reason: Reason | null = null;
+  if (options.expired) reason = 'expired';
+  if (!reason) reason = match(diagnostic, status, code, options.extraRules);
+  // a DSN with no diagnostic of its own: the explanation around it
+  if (!reason && bounce.text && bounce.text !== diagnostic) reason = matchText(bounce.text, options.extraRules);
+  // a failed DSN with a 4.x.x status: the sender gave up on a temporary failure
+  if (r.action === 'failed' && status?.startsWith('4.') && (!reason || reason === 'networkerror' || reason === 'systemerror')) reason = 'expired';
+  if (!reason) reason = fallback(status, code);
+  return result(reason, status, code, diagnostic || bounce.text.slice(0, 500), r.final);
+}
+
+function match(text: string, status: string | null, code: number | null, extra: readonly Rule[] = []): Reason | null {
+  for (const table of [extra, RULES]) {
+    for (const rule of table) {
+      if (!rule.status && !rule.code && !rule.pattern) continue;
+      if (rule.status && !(status && rule.status.test(status))) continue;
+      if (rule.code && !(code !== null && rule.code.test(String(code)))) continue;
+      if (rule.pattern && !rule.pattern.test(text)) continue;
+      return rule.reason;
+    }
+  }
+  return null;
+}
+
+/** Text-only rules (no status/code) over a longer explanation. */
+function matchText(text: string, extra: readonly Rule[] = []): Reason | null {
+  for (const table of [extra, RULES]) {
+    for (const rule of table) {
+      if (rule.status || rule.code || !rule.pattern) continue;
+      if (rule.pattern.test(text)) return rule.reason;
+    }
+  }
+  return null;
+}
+
+function fallback(status: string | null, code: number | null): Reason {
+  if (status === null && code === null) return 'undefined';
+  return 'onhold';
+}
+
+function result(reason: Reason, status: string | null, code: number | null, diagnostic: string, final: boolean): Classification {
+  const permanent = NOT_BOUNCES.has(reason) ? false : isPermanent(reason, status, code);
+  const hard = HARD.has(reason) || (reason === 'notaccept' && (code ? code >= 500 : status?.startsWith('5.') ?? false));
+  const { group, label } = groupOf(reason, permanent);
+  return { reason, hard, permanent, group, label, status, replyCode: code, diagnostic: diagnostic.replace(/\s+/g, ' ').slice(0, 1000), final };
+}
+
+function isPermanent(reason: Reason, status: string | null, code: number | null): boolean {
+  if (reason === 'expired') return true;
+  if (status) return status.startsWith('5.');
+  if (code) return code >= 500;
+  return HARD.has(reason);
+}
+
+/** The operators' report groups (issue 5). */
+export function groupOf(reason: Reason, permanent: boolean): { group: Group; label: string } {
+  switch (reason) {
+    case 'userunknown':
+    case 'hasmoved':
+      return { group: 'permanent', label: 'address does not exist' };
+    case 'hostunknown':
+    case 'notaccept':
+      return { group: 'permanent', label: 'domain does not exist' };
+    case 'networkerror':
+    case 'expired':
+    case 'toomanyconn':
+    case 'failedstarttls':
+      return { group: 'temporary', label: 'cannot connect' };
+    case 'mailboxfull':
+    case 'exceedlimit':
+      return { group: 'temporary', label: 'mailbox full' };
+    case 'blocked':
+    case 'spamdetected':
+    case 'policyviolation':
+    case 'authfailure':
+    case 'requireptr':
+    case 'badreputation':
+    case 'rejected':
+    case 'filtered':
+    case 'virusdetected':
+    case 'securityerror':
+    case 'speeding':
+      return { group: 'temporary', label: 'refused (spam settings etc.)' };
+    case 'mesgtoobig':
+      return { group: 'temporary', label: 'message too large' };
+    case 'undefined':
+    case 'onhold':
+      return { group: 'unknown', label: 'cause cannot be determined' };
+    case 'delivered':
+    case 'vacation':
+    case 'feedback':
+      return { group: 'unknown', label: reason };
+    default:
+      return permanent ? { group: 'permanent', label: 'unknown permanent' } : { group: 'temporary', label: 'unknown temporary' };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * THE bounce rule table: ordered data rules → Sisimai reason names. classify.ts walks it top to
+ * bottom and takes the first rule that matches; operators' `bounce.rules` (config) are checked
+ * before it. A rule matches when every condition it has holds:
+ *   - `status`: a regex on the enhanced status code ("5.1.1"),
+ *   - `code`: a regex on the SMTP reply code ("550"),
+ *   - `pattern`: a case-insensitive regex on the diagnostic text (English and Japanese).
+ * Order: diagnostic meaning first (servers put generic or wrong codes on specific texts: 550 5.1.1
+ * "mailbox full", 5.7.1 for everything), then the status code's meaning, then the reply code.
+ */
+
+export const REASONS = [
+  'userunknown', 'hostunknown', 'mailboxfull', 'mesgtoobig', 'exceedlimit', 'suspend', 'hasmoved', 'filtered',
+  'rejected', 'blocked', 'spamdetected', 'policyviolation', 'authfailure', 'requireptr', 'badreputation',
+  'securityerror', 'virusdetected', 'norelaying', 'notaccept', 'toomanyconn', 'speeding', 'networkerror',
+  'systemerror', 'systemfull', 'mailererror', 'contenterror', 'notcompliantrfc', 'syntaxerror', 'expired',
+  'failedstarttls', 'onhold', 'undefined', 'feedback', 'vacation', 'delivered',
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+export interface Rule {
+  reason: Reason;
+  status?: RegExp;
+  code?: RegExp;
+  pattern?: RegExp;
+  /** why this rule exists */
+  why: string;
+}
+
+const p = (source: string): RegExp => new RegExp(source, 'i');
+
+export const RULES: readonly Rule[] = [
+  // ---- diagnostic text: specific meanings that beat any code ----
+  { reason: 'virusdetected', pattern: p(String.raw`virus|malware|infected|ウイルス`), why: 'a virus scanner refused the content' },
+  { reason: 'authfailure', pattern: p(String.raw`\bspf\b|sender policy framework|\bdkim\b|\bdmarc\b|authentication checks? (?:did not pass|failed)|not pass (?:authentication|dmarc)|unauthenticated email|5\.7\.2[3567]\b|5\.7\.509`), why: 'SPF/DKIM/DMARC failure (5.7.23-27, Microsoft 5.7.509)' },
+  { reason: 'requireptr', pattern: p(String.raw`reverse (?:dns|lookup|hostname)|\bptr\b|rdns|no (?:dns )?hostname|cannot find your hostname|(?:hostname|ip address)[^.]{0,40}(?:does not resolve|not resolve|unresolvable)|resolve your address|client host .{0,60}(?:failed|unknown|rejected: cannot find)|unknown client|IP name lookup failed|逆引き`), why: 'the sending IP has no or a mismatched PTR record' },
+  { reason: 'badreputation', pattern: p(String.raw`\breputation\b|poor reputation|temporarily rate limited due to ip reputation|5\.7\.650`), why: 'the sending IP address has a bad reputation' },
+  { reason: 'failedstarttls', pattern: p(String.raw`starttls|must issue a starttls|tls (?:is )?required|encryption required|requires? (?:a )?secure connection`), why: 'TLS required by the receiver, or it failed' },
+  { reason: 'mailboxfull', pattern: p(String.raw`mailbox (?:is )?full|mail ?box (?:size )?(?:limit|quota)|over ?quota|quota (?:exceeded|full|violation)|exceeded (?:the )?(?:storage|quota|disk)|exceeds? (?:the )?(?:mailbox|storage|size limit of (?:the )?mailbox|quota)|(?:disk|storage) quota|insufficient (?:disk )?space|not enough (?:storage|space)|mailbox has exceeded|user(?:'s)? (?:disk|mailbox) (?:is )?full|account is full|is over (?:the )?(?:allowed )?(?:quota|limit)|mailfolder is full|too many messages in (?:this|the) mailbox|容量(?:を)?(?:超過|オーバー)|メールボックスが(?:一杯|いっぱい)`), why: 'the mailbox is over quota' },
+  { reason: 'exceedlimit', status: /^5\.2\.3$/, why: '5.2.3: message length exceeds the recipient\'s limit' },
+  { reason: 'mesgtoobig', pattern: p(String.raw`message (?:is )?(?:too (?:large|big)|size exceeds|exceeds (?:the )?(?:maximum|fixed|size))|(?:size|length) (?:limit )?exceed|message length exceeds|too large|too big|exceeds? (?:the )?maximum (?:message )?size|size of (?:the )?message|file too large|サイズ.{0,10}(?:超|大き)`), why: 'the message is larger than the destination accepts' },
+  { reason: 'hasmoved', pattern: p(String.raw`has been moved|address has changed|has moved|no longer (?:valid|available) .{0,30}forward|user has moved`), why: 'mailbox moved and mail not forwarded' },
+  { reason: 'suspend', pattern: p(String.raw`(?:account|mailbox|user|recipient|address)(?: \S+){0,3} (?:is |has been |was )?(?:disabled|suspended|deactivated|inactive|frozen|locked|expired|closed|blocked(?! using))|disabled (?:account|mailbox|recipient)|suspended|account .{0,20}not active|mailbox (?:is )?(?:currently )?unavailable for delivery|not accepting (?:any )?(?:mail|messages)|recipient is inactive|this (?:account|mailbox) has been (?:closed|terminated)|利用停止|停止(?:中|されて)`), why: 'the account exists but is suspended/disabled' },
+  { reason: 'norelaying', pattern: p(String.raw`relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited|rejected)|not (?:permitted|allowed) to relay|unable to relay|relay not permitted|we do not relay|no relaying|cannot relay|not a gateway|relaying mail to .{0,40} is not allowed`), why: 'the server refused to relay' },
+  { reason: 'toomanyconn', pattern: p(String.raw`too many (?:connections|concurrent|simultaneous|sessions|recipients)|connection (?:limit|rate limit)|too many (?:smtp )?sessions|maximum number of connections|too many hops|exceeds? (?:the )?(?:number of )?connections`), why: 'too many connections or recipients per connection' },
+  { reason: 'speeding', pattern: p(String.raw`rate ?limit(?:ed)?|too many (?:emails|messages|mails) (?:sent|from)|sending too fast|try (?:again )?(?:later|slower)[^.]*rate|throttl|sending rate|exceeded (?:the )?(?:hourly|daily)`), why: 'sending too fast: rate limited' },
+  { reason: 'notcompliantrfc', pattern: p(String.raw`rfc ?(?:2822|5322|822|5321|1123)|not (?:rfc[ -]?)?compliant|duplicate (?:header|message-id|from|date|subject)|multiple (?:from|date|subject|to) (?:header|line)|header (?:is )?(?:malformed|invalid)|bare (?:lf|cr)|line too long`), why: 'the message violates the RFCs' },
+  { reason: 'spamdetected', pattern: p(String.raw`\bspam\b|spammy|\buce\b|unsolicited|junk mail|bulk mail|content (?:was )?(?:rejected|refused|filter)|message content|considered (?:as )?(?:spam|junk)|looks like spam|detected as spam|spam score|high spam|classified as spam|suspicious|phishing|message (?:was |has been )?(?:rejected|refused|blocked) (?:by|due to|because of)? ?(?:our |the )?(?:spam|content|anti-?spam|filter)|迷惑メール`), why: 'the receiver\'s spam filter refused it' },
+  { reason: 'blocked', pattern: p(String.raw`block(?:ed|list(?:ed)?)|black ?list(?:ed)?|deny ?list|listed (?:in|on|at)|\bdnsbl\b|\brbl\b|spamhaus|spamcop|sorbs|barracuda|client host (?:\[[^\]]*\] )?(?:is )?(?:rejected|blocked)|access denied|your (?:ip|host|server|network)(?: address)? (?:\S+ )?(?:is|has been|was) (?:not allowed|blocked|rejected|banned|listed)|connection (?:refused|rejected) (?:from|by)|refused by local policy|banned|not allowed to send|ip (?:address )?(?:is )?(?:not allowed|rejected|banned)|helo|ehlo|connections? (?:not )?(?:accepted|allowed) from|dialup|dynamic ip|residential|poor reputation|has been temporarily (?:restricted|deferred)|refused to talk to me|\bdenied\b.{0,30}\b(?:ip|host|client|connection)`), why: 'the client IP/host/HELO is refused (blocklists)' },
+  { reason: 'rejected', pattern: p(String.raw`sender (?:address |domain )?(?:is )?(?:rejected|refused|denied|blocked|invalid|unknown|not (?:allowed|permitted))|(?:domain of )?sender address (?:does not exist|rejected|refused|must exist)|(?:envelope |mail )?(?:from|sender) (?:address |domain )?(?:is )?(?:invalid|not (?:allowed|accepted|verified))|sender verify failed|unverifiable sender|unknown sender|bad sender|sender not (?:allowed|permitted)|domain (?:of )?(?:sender|from)|reject(?:ed)? (?:for|from) (?:sender|envelope)|mail from .{0,60}(?:rejected|refused)|your (?:email )?address .{0,20}(?:is )?(?:not allowed|rejected|blocked)|sender.{0,20}(?:blacklist|block ?list)|送信者`), why: 'refused because of the envelope sender' },
+  { reason: 'policyviolation', pattern: p(String.raw`polic(?:y|ies) (?:violation|reasons|restriction)|violat(?:es|ion of) (?:our |the )?(?:\S+ )?polic|content polic|attachments? (?:are |is )?(?:not (?:allowed|permitted)|prohibited|blocked)|prohibited (?:attachment|file|content)|not allowed (?:by|due to) (?:our |the )?polic|rejected (?:by|due to) (?:our |the )?(?:local )?polic|organization polic|(?:executable|dangerous|forbidden) (?:file|attachment)`), why: 'refused by a policy of the destination' },
+  { reason: 'securityerror', pattern: p(String.raw`authentication (?:is )?required|must (?:authenticate|be authenticated)|not authenticated|authentication failed|auth(?:entication)? credentials|security (?:policy|violation|reason)|insecure|5\.7\.[0]\b.{0,40}authenticat|sender is not authorized|not authorized to send|access to .{0,30} denied`), why: 'a security check failed (authentication required etc.)' },
+  { reason: 'hostunknown', pattern: p(String.raw`host (?:or domain name )?(?:not found|unknown)|unknown host|domain (?:name )?(?:not found|does not exist|is not (?:valid|registered))|no such (?:domain|host)|unrouteable (?:mail )?domain|unroutable (?:mail )?domain|name service error|(?:host|domain) (?:name )?lookup failed|nxdomain|unknown domain|invalid domain|domain (?:could not be|cannot be) (?:found|resolved)|mail domain .{0,30}(?:not found|does not exist)|no (?:mx|mail exchanger|dns) (?:or a )?record|ドメイン.{0,10}(?:存在しません|見つかりません)`), why: 'the recipient domain does not exist or cannot be resolved' },
+  { reason: 'notaccept', pattern: p(String.raw`does not accept (?:any )?(?:e-?)?mail|null mx|accepts? no mail|not accepting mail|no mail (?:is )?accepted|domain does not receive`), why: 'the destination accepts no mail at all (null MX)' },
+  { reason: 'userunknown', pattern: p(String.raw`user (?:name )?(?:is )?unknown|unknown (?:user|recipient|local[- ]part|mailbox|address|account)|no such (?:user|recipient|mailbox|address|account|person|local user)|(?:user|recipient|mailbox|address|account|email|e-mail) (?:address )?(?:\S+ )?(?:does not|doesn't|did not) exist|(?:user|recipient|mailbox|address|account) (?:not|wasn't|was not) (?:found|known|listed)|invalid (?:recipient|mailbox|user|address)|(?:recipient|mailbox|user) (?:address )?(?:is )?(?:invalid|unavailable|not valid)|not a (?:valid|known) (?:user|mailbox|recipient)|(?:recipient|address) rejected|unrouteable address|unroutable address|no mailbox|mailbox (?:not found|unavailable|does not exist)|bad (?:recipient|destination mailbox)|(?:user|recipient) (?:is )?not (?:here|local)|doesn't have a .{0,40} account|address (?:is )?(?:not|no longer) (?:valid|in use)|no longer (?:valid|active|in use)|not (?:listed in|a member of)|does not have (?:an? )?(?:account|mailbox)|recipient not found|unknown or illegal alias|no valid recipients|dd this user doesn't|who is unknown|not our customer|存在しない|宛先(?:が|は)?(?:見つかりません|不明|存在しません)|アカウントが存在`), why: 'the local part does not exist' },
+  { reason: 'filtered', pattern: p(String.raw`filtered|rejected by (?:the )?(?:recipient|user)|recipient.{0,20}(?:refuses|refused|does not want)|受信拒否|拒否されました`), why: 'refused by a recipient-side filter' },
+  { reason: 'expired', pattern: p(String.raw`(?:delivery )?time ?(?:out|expired)|retry (?:time|timeout) (?:not reached|exceeded)|too long in (?:the )?queue|queue (?:time|lifetime)|message expired|has been (?:delayed|queued) (?:for|longer)|could not be delivered (?:for|within)|was not delivered (?:for|within)|gave up|giving up|retry period|maximum (?:time|age)|expired|no longer trying|delivery attempts? .{0,30}(?:failed|exhausted|unsuccessful) .{0,30}(?:days|hours)|(?:\d+|several) (?:days|hours)`), why: 'the sender gave up after the queue lifetime' },
+  { reason: 'mailererror', pattern: p(String.raw`mailer error|command (?:died|failed|output)|procmail|pipe to|local delivery failed|unknown mailer|exited with|\|/`), why: 'a local delivery program failed' },
+  { reason: 'systemfull', pattern: p(String.raw`insufficient system storage|system (?:disk )?(?:is )?full|out of (?:disk )?space|disk full`), why: 'the destination server\'s disk is full' },
+  { reason: 'systemerror', pattern: p(String.raw`mail (?:for \S+ )?loops? (?:back|detected)|loop detected|routing loop|too many hops|mail loop|local configuration error|system (?:error|config)|internal (?:server )?error|server error|temporary (?:local )?problem|misconfigur|database error|temporarily unavailable|service (?:is )?(?:not |un)available|unable to deliver|local error`), why: 'error on the remote host (loops, misconfiguration)' },
+  { reason: 'networkerror', pattern: p(String.raw`connection (?:timed out|refused|reset|closed|lost|dropped)|timed out|no route to host|network (?:is )?unreachable|could not connect|unable to connect|failed to connect|connect to .{0,60}(?:failed|refused|timed out)|dns (?:error|failure|lookup)|(?:temporary|temporarily) (?:failure|unable) .{0,20}(?:dns|lookup|resolve)|lost connection|broken pipe|no answer|malformed or unexpected name server reply|bad connection`), why: 'DNS or connection failure' },
+  { reason: 'syntaxerror', pattern: p(String.raw`syntax error|command (?:not )?(?:recognized|unrecognized)|unrecognized command|bad sequence|command not implemented|parameter not implemented|line too long`), why: 'our SMTP command was refused as malformed' },
+  { reason: 'contenterror', pattern: p(String.raw`header (?:format|syntax)|invalid (?:header|mime|character)|malformed (?:message|mime)|8-?bit|content (?:type|encoding) (?:not|is)`), why: 'the message format (headers) was refused' },
+
+  // ---- enhanced status codes (RFC 3463 / 5248 meanings as Sisimai reads them) ----
+  { reason: 'userunknown', status: /^[45]\.1\.[13]$|^5\.1\.0$/, why: 'x.1.1 bad mailbox, x.1.3 bad address syntax, 5.1.0 other address status' },
+  { reason: 'hostunknown', status: /^[45]\.1\.2$|^5\.4\.4$/, why: 'x.1.2 bad destination system, 5.4.4 unable to route' },
+  { reason: 'notaccept', status: /^5\.1\.10$|^5\.7\.27$/, why: '5.1.10 / 5.7.27 null MX' },
+  { reason: 'hasmoved', status: /^5\.1\.6$/, why: 'x.1.6 mailbox moved' },
+  { reason: 'rejected', status: /^[45]\.1\.[78]$/, why: 'x.1.7 / x.1.8 bad sender address' },
+  { reason: 'suspend', status: /^[45]\.2\.1$/, why: 'x.2.1 mailbox disabled' },
+  { reason: 'mailboxfull', status: /^[45]\.2\.2$/, why: 'x.2.2 mailbox full' },
+  { reason: 'systemfull', status: /^[45]\.3\.1$/, why: 'x.3.1 mail system full' },
+  { reason: 'notaccept', status: /^[45]\.3\.2$/, why: 'x.3.2 system not accepting messages' },
+  { reason: 'mesgtoobig', status: /^[45]\.3\.4$/, why: 'x.3.4 message too big for system' },
+  { reason: 'systemerror', status: /^[45]\.3\.[05]$|^[45]\.4\.6$|^5\.4\.3$/, why: 'x.3.0 / x.3.5 system error, x.4.6 routing loop' },
+  { reason: 'networkerror', status: /^[45]\.4\.[0-2]$|^4\.4\.3$|^[45]\.4\.[5]$/, why: 'x.4.x network and routing status' },
+  { reason: 'expired', status: /^[45]\.4\.7$/, why: 'x.4.7 delivery time expired' },
+  { reason: 'syntaxerror', status: /^[45]\.5\.[2-4]$/, why: 'x.5.2-4 command syntax/sequence' },
+  { reason: 'toomanyconn', status: /^[45]\.5\.3$/, why: 'x.5.3 too many recipients' },
+  { reason: 'contenterror', status: /^[45]\.6\.[0-9]$/, why: 'x.6.x media/content errors' },
+  { reason: 'securityerror', status: /^[45]\.7\.(?:0|[2-6]|8|11|12|13|14|15|16|17)$/, why: 'x.7.x security: authentication, delivery not authorized' },
+  { reason: 'policyviolation', status: /^5\.7\.9$/, why: '5.7.9 authentication mechanism too weak (policy)' },
+  { reason: 'failedstarttls', status: /^[45]\.7\.10$/, why: '5.7.10 encryption needed' },
+  { reason: 'blocked', status: /^[45]\.7\.1$|^[45]\.7\.606$/, why: 'x.7.1 delivery not authorized, most often the client IP' },
+  { reason: 'authfailure', status: /^5\.7\.(?:2[3-6])$/, why: 'SPF/DKIM/DMARC failure codes' },
+  { reason: 'requireptr', status: /^5\.7\.25$/, why: 'no PTR' },
+  { reason: 'policyviolation', status: /^[45]\.7\.\d+$/, why: 'other x.7.x: policy' },
+];
+
+/** Human-readable, for `bounce rules` style listings and tests. */
+export function describeRule(r: Rule): string {
+  return [r.status ? `status ${r.status.source}` : '', r.code ? `code ${r.code.source}` : '', r.pattern ? `text /${r.pattern.source.slice(0, 60)}…/` : ''].filter(Boolean).join(', ');
+}
