@@ -69,10 +69,35 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   if (!reason) reason = match(diagnostic, status, code, options.extraRules);
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic) reason = matchText(bounce.text, options.extraRules);
+  // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
+  if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '')) {
+    const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
+    if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
+  }
+  if (r.action === 'expired') reason = 'expired';
+  if (!r.final && status?.startsWith('4.') && !reason) reason = 'expired';
+  // a temporary "domain not found" is a DNS problem, not a verdict on the domain
+  if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
   // a failed DSN with a 4.x.x status: the sender gave up on a temporary failure
-  if (r.action === 'failed' && status?.startsWith('4.') && (!reason || reason === 'networkerror' || reason === 'systemerror')) reason = 'expired';
+  if (r.action === 'failed' && status?.startsWith('4.') && !reason) reason = 'expired';
+  // a temporary "domain not found" is a DNS problem, not a verdict on the domain
+  if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
   if (!reason) reason = fallback(status, code);
   return result(reason, status, code, diagnostic || bounce.text.slice(0, 500), r.final);
+}
+
+/** The SMTP command a failure answered, when the bounce says so. */
+export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | null {
+  if (/RCPT TO|in reply to RCPT|after RCPT|>>> RCPT|RCPT command/i.test(text)) return 'RCPT';
+  if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
+  if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
+  return null;
+}
+
+function nearby(text: string, address: string | null): string {
+  if (!address) return text.slice(0, 1500);
+  const i = text.toLowerCase().indexOf(address.toLowerCase());
+  return i < 0 ? text.slice(0, 1500) : text.slice(Math.max(0, i - 200), i + 1000);
 }
 
 function match(text: string, status: string | null, code: number | null, extra: readonly Rule[] = []): Reason | null {
