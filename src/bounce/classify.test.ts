@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { classifyReply, groupOf } from './classify.js';
+import { compileRules } from './config-rules.js';
+
+describe('classifyReply (synchronous SMTP failures)', () => {
+  const cases: Array<[number, string | null, string, string, boolean]> = [
+    [550, '5.1.1', '<a@example.com>: Recipient address rejected: User unknown in local recipient table', 'userunknown', true],
+    [550, null, 'No such user here', 'userunknown', true],
+    [552, '5.2.2', 'Mailbox full', 'mailboxfull', false],
+    [452, '4.2.2', 'The email account that you tried to reach is over quota', 'mailboxfull', false],
+    [550, '5.7.1', 'Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org', 'blocked', false],
+    [550, '5.7.1', 'Message rejected as spam by Content Filtering', 'spamdetected', false],
+    [550, '5.7.26', 'Unauthenticated email from example.com is not accepted due to domain\'s DMARC policy', 'authfailure', false],
+    [550, '5.1.2', 'Host or domain name not found', 'hostunknown', true],
+    [552, '5.3.4', 'Message size exceeds fixed maximum message size', 'mesgtoobig', false],
+    [550, '5.1.6', 'Recipient has moved', 'hasmoved', true],
+    [550, '5.2.1', 'The email account that you tried to reach is disabled', 'suspend', false],
+    [554, '5.7.1', 'Relay access denied', 'norelaying', false],
+    [550, '5.7.25', 'The IP address sending this message does not have a PTR record setup', 'requireptr', false],
+    [421, '4.7.0', 'Too many concurrent SMTP connections from this IP address', 'toomanyconn', false],
+    [550, null, 'このメールアドレスは存在しません', 'userunknown', true],
+    [552, null, 'メールボックスの容量を超過しています', 'mailboxfull', false],
+    [550, null, '迷惑メールと判断されたため受信を拒否しました', 'spamdetected', false],
+  ];
+  it.each(cases)('%i %s %s → %s (hard %s)', (code, enhancedCode, text, reason, hard) => {
+    const c = classifyReply({ code, enhancedCode, text });
+    expect(c.reason).toBe(reason);
+    expect(c.hard).toBe(hard);
+  });
+
+  it('a 5.7.1 reputation block is permanent but not hard, and groups as refused', () => {
+    const c = classifyReply({ code: 554, enhancedCode: '5.7.1', text: 'rejected because 192.0.2.1 is listed on a blocklist' });
+    expect(c).toMatchObject({ reason: 'blocked', hard: false, permanent: true, group: 'temporary', label: 'refused (spam settings etc.)' });
+  });
+
+  it('expiry after retries is expired whatever the last reply said', () => {
+    const c = classifyReply({ code: 451, enhancedCode: '4.4.1', text: 'connection timed out' }, { expired: true });
+    expect(c).toMatchObject({ reason: 'expired', hard: false, permanent: true });
+  });
+
+  it('notaccept is hard only with a 5xx', () => {
+    expect(classifyReply({ code: 556, enhancedCode: '5.1.10', text: 'Recipient address has null MX' }).hard).toBe(true);
+    expect(classifyReply({ code: 450, enhancedCode: '4.3.2', text: 'System not accepting network messages' }).hard).toBe(false);
+  });
+
+  it('a reply with no code and no known text cannot be determined', () => {
+    expect(classifyReply({ text: 'something odd' })).toMatchObject({ reason: 'undefined', group: 'unknown', label: 'cause cannot be determined' });
+  });
+
+  it('operator rules come before the built-in table', () => {
+    const extraRules = compileRules([{ reason: 'blocked', pattern: 'user unknown at our gateway' }]);
+    expect(classifyReply({ code: 550, enhancedCode: '5.1.1', text: 'user unknown at our gateway' }, { extraRules }).reason).toBe('blocked');
+  });
+
+  it('groups for operators', () => {
+    expect(groupOf('userunknown', true).label).toBe('address does not exist');
+    expect(groupOf('hostunknown', true).label).toBe('domain does not exist');
+    expect(groupOf('networkerror', false).label).toBe('cannot connect');
+    expect(groupOf('mesgtoobig', true).label).toBe('message too large');
+    expect(groupOf('systemerror', true)).toEqual({ group: 'permanent', label: 'unknown permanent' });
+    expect(groupOf('systemerror', false)).toEqual({ group: 'temporary', label: 'unknown temporary' });
+  });
+});

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseBounce } from './dsn.js';
+import { classifyBounce } from './bounce.js';
+
+const corpus = new URL('../../../shared/corpus/bounces/eml/', import.meta.url);
+const sample = (name: string): Buffer => readFileSync(new URL(name, corpus));
+const crlf = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+
+describe('parseBounce', () => {
+  it('reads an RFC 3464 delivery-status report (LF and CRLF alike)', async () => {
+    for (const raw of [sample('rfc3464-01.eml'), crlf(sample('rfc3464-01.eml'))]) {
+      const parsed = await parseBounce(raw);
+      expect(parsed.kind).toBe('dsn');
+      expect(parsed.recipients).toHaveLength(1);
+      expect(parsed.recipients[0]).toMatchObject({ recipient: 'userunknown@bouncehammer.jp', action: 'failed', status: '5.1.1', replyCode: 550, final: true });
+    }
+  });
+
+  it('reads a non-standard (qmail) bounce from its text', async () => {
+    const { results } = await classifyBounce(sample('lhost-qmail-01.eml'));
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ recipient: 'kijitora@example.ne.jp', reason: 'userunknown', hard: true });
+  });
+
+  it('an ARF report is feedback, not a bounce', async () => {
+    const parsed = await parseBounce(sample('arf-02.eml'));
+    expect(parsed.kind).toBe('feedback');
+    const { results } = await classifyBounce(sample('arf-02.eml'));
+    expect(results[0]).toMatchObject({ reason: 'feedback', hard: false });
+  });
+
+  it('an auto-reply is vacation, not final', async () => {
+    const { kind, results } = await classifyBounce(sample('rfc3834-01.eml'));
+    expect(kind).toBe('autoreply');
+    expect(results[0]).toMatchObject({ reason: 'vacation', hard: false, final: false });
+  });
+
+  it('a delayed DSN is recorded as not final', async () => {
+    const { results } = await classifyBounce(sample('rfc3464-34.eml'));
+    expect(results[0]).toMatchObject({ recipient: 'kijitora@example.com', action: 'delayed', final: false, hard: false });
+  });
+
+  it('never throws on broken input and stays bounded', async () => {
+    const broken = Buffer.from('Content-Type: multipart/report; boundary="x"\n\n--x\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\n--x');
+    const parsed = await parseBounce(broken);
+    expect(parsed.recipients[0]?.recipient).toBe('a@example.com');
+    expect((await parseBounce(Buffer.alloc(0))).recipients).toEqual([]);
+    const huge = Buffer.concat([Buffer.from('Subject: x\n\n'), Buffer.alloc(3_000_000, 'a')]);
+    await expect(parseBounce(huge, { maxBytes: 100_000 })).resolves.toBeDefined();
+  });
+});
