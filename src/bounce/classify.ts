@@ -72,7 +72,8 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
   if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '')) {
     const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
-    if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
+    if (command === 'MAIL') reason = 'rejected';
+    else if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
   }
   if (r.action === 'expired') reason = 'expired';
   if (!r.final && status?.startsWith('4.') && !reason) reason = 'expired';
@@ -88,7 +89,7 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
 
 /** The SMTP command a failure answered, when the bounce says so. */
 export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | null {
-  if (/RCPT TO|in reply to RCPT|after RCPT|>>> RCPT|RCPT command/i.test(text)) return 'RCPT';
+  if (/RCPT TO|in reply to RCPT|after RCPT|>>> RCPT|RCPT command|does not like recipient/i.test(text)) return 'RCPT';
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
   if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
   return null;

@@ -295,7 +295,14 @@ function nearText(text: string, address: string | null): string | null {
   const i = text.toLowerCase().indexOf(address.toLowerCase());
   if (i < 0) return null;
   const start = text.lastIndexOf('\n', i) + 1;
-  return text.slice(start, start + 1200).trim();
+  const chunk = text.slice(start, start + 1200);
+  // stop where the next recipient's paragraph starts
+  const next = new RegExp(`\\n[ \\t]*<?(?!${escape(address)})${ADDR.source}>?:?[ \\t]*(?:\\n|:|$)`, 'i').exec(chunk);
+  return (next ? chunk.slice(0, next.index) : chunk).trim();
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function firstAddress(text: string, exclude: string[]): string | null {
