@@ -70,12 +70,14 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic) reason = matchText(bounce.text, options.extraRules);
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
-  if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '')) {
+  if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '') && !/^[45]\.1\.[13]$/.test(findStatus(diagnostic) ?? '')) {
     const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
     if (command === 'MAIL') reason = 'rejected';
     else if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
   }
   if (r.action === 'expired') reason = 'expired';
+  // Google Groups refuses posts it does not accept from this sender, in the sender's language
+  if (/@googlegroups\.com$/i.test(r.recipient ?? '') && bounce.kind === 'bounce' && (!reason || reason === 'userunknown' || reason === 'filtered')) reason = 'rejected';
   if (!r.final && status?.startsWith('4.') && !reason) reason = 'expired';
   // a temporary "domain not found" is a DNS problem, not a verdict on the domain
   if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
@@ -132,7 +134,7 @@ function fallback(status: string | null, code: number | null): Reason {
 
 function result(reason: Reason, status: string | null, code: number | null, diagnostic: string, final: boolean): Classification {
   const permanent = NOT_BOUNCES.has(reason) ? false : isPermanent(reason, status, code);
-  const hard = HARD.has(reason) || (reason === 'notaccept' && (code ? code >= 500 : status?.startsWith('5.') ?? false));
+  const hard = HARD.has(reason) || (reason === 'notaccept' && !(code ? code < 500 : status?.startsWith('4.') ?? false));
   const { group, label } = groupOf(reason, permanent);
   return { reason, hard, permanent, group, label, status, replyCode: code, diagnostic: diagnostic.replace(/\s+/g, ' ').slice(0, 1000), final };
 }

@@ -46,6 +46,8 @@ export interface ParsedBounce {
 export interface ParseLimits {
   maxBytes?: number;
   maxParts?: number;
+  /** set when parsing a message attached to a bounce (one level only) */
+  nested?: boolean;
 }
 
 const MAX_TEXT = 8000;
@@ -67,7 +69,7 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   const rawText = input.toString('utf8');
   const headerText = rawText.slice(0, headerEnd(rawText));
   const subject = mail?.subject ?? headerField(headerText, 'subject') ?? '';
-  const from = mail?.from?.value?.[0]?.address ?? headerField(headerText, 'from') ?? '';
+  const from = mail?.from?.value?.[0]?.address || headerField(headerText, 'from') || '';
   const attachments = (mail?.attachments ?? []).slice(0, maxParts);
   const bodyText = cleanText(mail ? mail.text ?? htmlToText(typeof mail.html === 'string' ? mail.html : '') : rawText.slice(headerText.length));
   const base = { subject, from, ...(parseError ? { parseError } : {}) };
@@ -81,13 +83,20 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
 
   // RFC 3464 delivery status (a part of its own, or its fields in a text part)
   const statusParts = attachments.filter((a) => /^message\/(global-)?delivery-status$/.test(ctype(a)) || /^text\/(global-)?delivery-status$/.test(ctype(a)));
-  const explanation = explanatoryText(bodyText);
+  const explanation = explanatoryText(bodyText.trim().length > 20 ? bodyText : cleanText(rawText.slice(headerText.length)));
   let recipients: BounceRecipient[] = [];
   for (const part of statusParts) recipients.push(...dsnFields(part.content.toString('utf8')));
   if (recipients.length === 0 && /^(Final|Original)-Recipient:/im.test(bodyText)) recipients = dsnFields(bodyText);
-  if (recipients.length === 0 && !mail) {
+  if (recipients.length === 0) {
     const m = /^(Final|Original)-Recipient:/im.exec(rawText);
     if (m) recipients = dsnFields(rawText.slice(m.index));
+  }
+  // a bounce forwarded as an attachment (or wrapped by a gateway): read the inner message once
+  if (recipients.length === 0 && !limits.nested) {
+    for (const part of attachments.filter((a) => ctype(a) === 'message/rfc822').slice(0, 2)) {
+      const inner = await parseBounce(part.content, { ...limits, nested: true });
+      if ((inner.kind === 'dsn' || inner.kind === 'bounce') && inner.recipients.some((r) => r.recipient)) return { ...inner, subject, from };
+    }
   }
   if (recipients.length > 0) {
     for (const r of recipients) {
@@ -103,7 +112,11 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
     return { ...base, kind: 'autoreply', recipients: [{ recipient: from || null, action: null, status: null, replyCode: null, diagnostic: subject, remoteMta: null, final: false }], text: explanation, ...(to ? {} : {}) };
   }
 
-  // non-standard bounce: recipients and diagnostics from the text
+  // non-standard bounce: recipients and diagnostics from the text (X-Failed-Recipients names them when present)
+  const failed = (headerField(headerText, 'x-failed-recipients') ?? '').match(ADDR_G) ?? [];
+  if (failed.length > 0) {
+    return { ...base, kind: 'bounce', recipients: dedupe(failed.slice(0, 20).map((a) => textRecipient(a, nearText(explanation, a) ?? explanation))), text: explanation };
+  }
   const found = textBounce(explanation, [from, mail?.to && !Array.isArray(mail.to) ? mail.to.value[0]?.address ?? '' : '']);
   if (found.length > 0 || looksLikeBounce(subject, from)) {
     return { ...base, kind: 'bounce', recipients: found.length > 0 ? found : [textRecipient(null, explanation)], text: explanation };
@@ -253,7 +266,7 @@ function isAutoReply(mail: ParsedMail | null, headers: string, subject: string, 
 }
 
 function looksLikeBounce(subject: string, from: string): boolean {
-  return /mailer-daemon|postmaster|mail delivery|mdaemon|bounce/i.test(from) || /undeliver|deliver(y|ed)? (status|fail|notification|report)|returned mail|failure notice|could not be delivered|non[- ]?delivery|delivery (has )?failed|mail delivery|returned to sender|rejected|warning|nicht zustellbar|不達|エラー|送信できません|未達/i.test(subject);
+  return /mailer-daemon|postmaster|mail delivery|mdaemon|bounce/i.test(from) || /undeliver|deliver(y|ed)? (status|fail|notification|report)|returned mail|failure notice|could not be delivered|non[- ]?delivery|delivery (has )?failed|mail delivery|returned to sender|error (?:sending|delivering)|could not be sent|rejected|warning|nicht zustellbar|不達|エラー|送信できません|未達/i.test(subject);
 }
 
 /** Recipients of a non-standard bounce: each failed address with the text that follows it. */
