@@ -70,19 +70,20 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic) reason = matchText(bounce.text, options.extraRules);
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
+  const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
+  // "does not exist" answered to MAIL FROM is about our sender address
+  if (command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) reason = 'rejected';
   if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '') && !/^[45]\.1\.[13]$/.test(findStatus(diagnostic) ?? '')) {
-    const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
-    if (command === 'MAIL') reason = 'rejected';
-    else if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
+    if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
   }
   if (r.action === 'expired') reason = 'expired';
   // Google Groups refuses posts it does not accept from this sender, in the sender's language
   if (/@googlegroups\.com$/i.test(r.recipient ?? '') && bounce.kind === 'bounce' && (!reason || reason === 'userunknown' || reason === 'filtered')) reason = 'rejected';
-  if (!r.final && status?.startsWith('4.') && !reason) reason = 'expired';
+  if (!r.final && status?.startsWith('4.') && (!reason || (reason === 'networkerror' && /timed out/i.test(diagnostic)))) reason = 'expired';
   // a temporary "domain not found" is a DNS problem, not a verdict on the domain
   if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
   // a failed DSN with a 4.x.x status: the sender gave up on a temporary failure
-  if (r.action === 'failed' && status?.startsWith('4.') && !reason) reason = 'expired';
+  if (r.action === 'failed' && status?.startsWith('4.') && (!reason || (reason === 'networkerror' && /timed out/i.test(diagnostic)))) reason = 'expired';
   // a temporary "domain not found" is a DNS problem, not a verdict on the domain
   if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
   if (!reason) reason = fallback(status, code);
