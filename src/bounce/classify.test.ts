@@ -38,6 +38,12 @@ describe('classifyReply (synchronous SMTP failures)', () => {
     expect(c).toMatchObject({ reason: 'expired', hard: false, permanent: true });
   });
 
+  it('the command answered sharpens the reason', () => {
+    expect(classifyReply({ code: 550, text: 'User unknown', command: 'DATA' })).toMatchObject({ reason: 'filtered', hard: false });
+    expect(classifyReply({ code: 553, enhancedCode: '5.1.0', text: 'sender.example does not exist', command: 'MAIL' }).reason).toBe('rejected');
+    expect(classifyReply({ code: 554, text: 'go away', command: 'CONN' }).reason).toBe('blocked');
+  });
+
   it('notaccept is hard only with a 5xx', () => {
     expect(classifyReply({ code: 556, enhancedCode: '5.1.10', text: 'Recipient address has null MX' }).hard).toBe(true);
     expect(classifyReply({ code: 450, enhancedCode: '4.3.2', text: 'System not accepting network messages' }).hard).toBe(false);

@@ -5,6 +5,8 @@
  * For the delivery worker (synchronous failures):
  *   classifyReply({ code: 550, enhancedCode: '5.1.1', text: 'user unknown' })      // 5xx at RCPT/DATA
  *   classifyReply({ code: 451, text: '...' }, { expired: true })                    // gave up after retries → expired
+ *   `command` ('MAIL' | 'RCPT' | 'DATA' | 'CONN') sharpens it: "user unknown" after DATA is a filter
+ *   (filtered), "does not exist" after MAIL FROM is about our sender (rejected).
  * For DSNs: `classifyRecipient(parsed, recipient)` with parse output from dsn.ts.
  * Operators' extra rules (config `bounce.rules`) go in `extraRules`, checked before the table.
  *
@@ -21,6 +23,8 @@ export interface SmtpReply {
   code?: number | null;
   enhancedCode?: string | null;
   text?: string | null;
+  /** the command the reply answered, when the caller knows it (the delivery worker does) */
+  command?: 'CONN' | 'EHLO' | 'MAIL' | 'RCPT' | 'DATA' | null;
 }
 
 export interface Classification {
@@ -52,6 +56,9 @@ export function classifyReply(reply: SmtpReply, options: ClassifyOptions = {}): 
   const status = reply.enhancedCode ?? findStatus(text);
   const code = reply.code ?? findReplyCode(text);
   let reason = options.expired ? 'expired' : match(text, status, code, options.extraRules);
+  if (reply.command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) reason = 'rejected';
+  if (reply.command === 'DATA' && reason === 'userunknown' && !/^5\.1\.[13]$/.test(status ?? '')) reason = 'filtered';
+  if (!reason && reply.command === 'CONN' && (code ?? 0) >= 500) reason = 'blocked';
   if (!reason) reason = fallback(status, code);
   return result(reason, status, code, text, true);
 }
