@@ -99,8 +99,8 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
 
 /** The SMTP command a failure answered, when the bounce says so. */
 export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | null {
-  if (/RCPT TO|in reply to RCPT|after RCPT|>>> RCPT|RCPT command|does not like recipient/i.test(text)) return 'RCPT';
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
+  if (/\bRCPT\b|does not like recipient/i.test(text)) return 'RCPT';
   if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
   return null;
 }

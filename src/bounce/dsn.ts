@@ -95,7 +95,7 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   if (recipients.length === 0 && !limits.nested) {
     for (const part of attachments.filter((a) => ctype(a) === 'message/rfc822').slice(0, 2)) {
       const inner = await parseBounce(part.content, { ...limits, nested: true });
-      if ((inner.kind === 'dsn' || inner.kind === 'bounce') && inner.recipients.some((r) => r.recipient)) return { ...inner, subject, from };
+      if (inner.kind === 'dsn' && inner.recipients.some((r) => r.recipient)) return { ...inner, subject, from };
     }
   }
   if (recipients.length > 0) {
@@ -277,7 +277,7 @@ function textBounce(text: string, exclude: string[]): BounceRecipient[] {
   for (const m of text.matchAll(ADDR_G)) {
     const address = m[0].replace(/\.$/, '');
     const lower = address.toLowerCase();
-    if (skip.has(lower) || seen.has(lower) || /^(mailer-daemon|postmaster|root|noreply|no-reply)@/i.test(address)) continue;
+    if (skip.has(lower) || seen.has(lower) || /^(mailer-daemon|noreply|no-reply)@/i.test(address)) continue;
     // the address must stand as a recipient: at a line start, in <>, or followed by ":" / a reason
     const before = text.slice(Math.max(0, (m.index ?? 0) - 2), m.index);
     const after = text.slice((m.index ?? 0) + m[0].length, (m.index ?? 0) + m[0].length + 2);
