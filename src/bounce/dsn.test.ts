@@ -41,6 +41,12 @@ describe('parseBounce', () => {
     expect(results[0]).toMatchObject({ recipient: 'kijitora@example.com', action: 'delayed', final: false, hard: false });
   });
 
+  it('reads Amazon SES JSON notifications (bounce, complaint, delivery)', async () => {
+    expect((await classifyBounce(sample('lhost-amazonses-10.eml'))).results[0]).toMatchObject({ recipient: 'bounce@simulator.amazonses.com', reason: 'userunknown', hard: true, status: '5.1.1' });
+    expect((await classifyBounce(sample('lhost-amazonses-11.eml'))).results[0]).toMatchObject({ reason: 'feedback' });
+    expect((await classifyBounce(sample('lhost-amazonses-12.eml'))).results[0]).toMatchObject({ reason: 'delivered', hard: false });
+  });
+
   it('never throws on broken input and stays bounded', async () => {
     const broken = Buffer.from('Content-Type: multipart/report; boundary="x"\n\n--x\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\n--x');
     const parsed = await parseBounce(broken);

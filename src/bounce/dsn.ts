@@ -74,6 +74,10 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   const bodyText = cleanText(mail ? mail.text ?? htmlToText(typeof mail.html === 'string' ? mail.html : '') : rawText.slice(headerText.length));
   const base = { subject, from, ...(parseError ? { parseError } : {}) };
 
+  // Amazon SES notifications (JSON, often inside an SNS envelope) mailed instead of DSNs
+  const ses = /"notificationType"|\\"notificationType\\"/.test(bodyText) ? sesNotification(bodyText) : null;
+  if (ses) return { ...base, ...ses, text: '' };
+
   // RFC 5965 feedback report
   const feedback = attachments.find((a) => ctype(a) === 'message/feedback-report');
   const contentType = (mail?.headers.get('content-type') as { params?: Record<string, string> } | undefined)?.params?.['report-type'];
@@ -122,6 +126,49 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
     return { ...base, kind: 'bounce', recipients: found.length > 0 ? found : [textRecipient(null, explanation)], text: explanation };
   }
   return { ...base, kind: 'unknown', recipients: [], text: explanation };
+}
+
+interface SesRecipient {
+  emailAddress?: string;
+  action?: string;
+  status?: string;
+  diagnosticCode?: string;
+}
+
+/** An Amazon SES bounce / complaint / delivery notification → recipients. */
+function sesNotification(text: string): Pick<ParsedBounce, 'kind' | 'recipients'> | null {
+  const start = text.indexOf('{');
+  const end = text.lastIndexOf('}');
+  if (start < 0 || end <= start) return null;
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text.slice(start, end + 1).replace(/\n /g, '')) as Record<string, unknown>;
+    if (typeof data.Message === 'string') data = JSON.parse(data.Message) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const type = String(data.notificationType ?? '');
+  const bounce = (data.bounce ?? {}) as { bouncedRecipients?: SesRecipient[]; bounceType?: string };
+  const complaint = (data.complaint ?? {}) as { complainedRecipients?: SesRecipient[] };
+  const delivery = (data.delivery ?? {}) as { recipients?: string[]; smtpResponse?: string };
+  if (type === 'Bounce') {
+    return {
+      kind: 'dsn',
+      recipients: (bounce.bouncedRecipients ?? []).slice(0, 50).map((r) => {
+        const diagnostic = stripType(r.diagnosticCode ?? '');
+        const action = r.action?.toLowerCase() ?? (bounce.bounceType === 'Transient' ? 'delayed' : 'failed');
+        return { recipient: r.emailAddress ?? null, action, status: statusCode(r.status ?? '') ?? statusCode(diagnostic), replyCode: replyCode(diagnostic), diagnostic, remoteMta: null, final: action !== 'delayed' };
+      }),
+    };
+  }
+  if (type === 'Complaint') {
+    return { kind: 'feedback', recipients: (complaint.complainedRecipients ?? []).slice(0, 50).map((r) => ({ recipient: r.emailAddress ?? null, action: null, status: null, replyCode: null, diagnostic: 'complaint', remoteMta: null, final: true })) };
+  }
+  if (type === 'Delivery') {
+    const response = delivery.smtpResponse ?? '';
+    return { kind: 'dsn', recipients: (delivery.recipients ?? []).slice(0, 50).map((r) => ({ recipient: r, action: 'delivered', status: statusCode(response) ?? '2.0.0', replyCode: replyCode(response), diagnostic: response, remoteMta: null, final: true })) };
+  }
+  return null;
 }
 
 function ctype(a: Attachment): string {
