@@ -31,9 +31,9 @@ const p = (source: string): RegExp => new RegExp(source, 'i');
 
 export const RULES: readonly Rule[] = [
   // ---- diagnostic text: specific meanings that beat any code ----
-  { reason: 'networkerror', pattern: p(String.raw`lost connection|connection (?:reset|dropped)|no route to host|network (?:is )?unreachable|network error|dns query failed|malformed or unexpected name server reply`), why: 'DNS or connection failure (before texts that mention HELO or expiry)' },
+  { reason: 'networkerror', pattern: p(String.raw`lost connection|connection (?:reset|dropped)|(?:able|unable|failed) to establish (?:an )?smtp connection|no route to host|network (?:is )?unreachable|network error|dns query failed|malformed or unexpected name server reply`), why: 'DNS or connection failure (before texts that mention HELO or expiry)' },
   { reason: 'userunknown', pattern: p(String.raw`recipient address rejected: access denied|not listed in (?:the )?(?:domino )?directory|invalid (?:final delivery )?userid`), why: 'directory-based recipient rejections (Office 365 edge "Access denied" at RCPT, Domino)' },
-  { reason: 'spamdetected', pattern: p(String.raw`rejected (?:due to|as) spam|spam classification`), why: 'explicit spam verdicts (before texts that mention SPF as advice)' },
+  { reason: 'spamdetected', pattern: p(String.raw`rejected (?:due to|as) spam|spam classification|(?:blacklisted|block ?listed|listed) (?:url|link|uri|domain)s? in (?:the )?message|\b(?:uribl|surbl)\b`), why: 'explicit spam verdicts (before texts that mention SPF as advice)' },
   { reason: 'toomanyconn', pattern: p(String.raw`(?:connection|ip) frequency limited`), why: 'per-IP connection frequency limits' },
   { reason: 'speeding', pattern: p(String.raw`too many (?:recipients|messages|mails) (?:this|per|an|in the last) (?:hour|minute|day)`), why: 'per-hour volume limits' },
   { reason: 'notcompliantrfc', pattern: p(String.raw`duplicate header|multiple addresses in from|multiple (?:from|date|subject|message-id) (?:header|field)`), why: 'RFC 5322 violations, even when the header named is DKIM-Signature' },
