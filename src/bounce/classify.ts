@@ -98,10 +98,12 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
 }
 
 /** The SMTP command a failure answered, when the bounce says so. */
-export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | null {
+export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | 'LOCAL' | null {
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
   if (/\bRCPT\b|does not like recipient/i.test(text)) return 'RCPT';
   if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
+  // the local delivery agent itself looked the user up: no SMTP command, no content filter
+  if (/\bmail\.local\b|local delivery|\bprocmail\b|\bdovecot\b/i.test(text)) return 'LOCAL';
   return null;
 }
 
