@@ -75,7 +75,7 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   if (options.expired) reason = 'expired';
   if (!reason) reason = match(diagnostic, status, code, options.extraRules);
   // a DSN with no diagnostic of its own: the explanation around it
-  if (!reason && bounce.text && bounce.text !== diagnostic) reason = matchText(bounce.text, options.extraRules);
+  if (!reason && bounce.text && bounce.text !== diagnostic && (!diagnostic || bounce.recipients.length === 1)) reason = matchText(bounce.text, options.extraRules);
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
   const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
   // "does not exist" answered to MAIL FROM is about our sender address

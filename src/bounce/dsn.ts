@@ -240,7 +240,8 @@ export function dsnFields(text: string): BounceRecipient[] {
     if (rcpt === undefined && !b.has('status') && !b.has('action')) continue;
     if (rcpt === undefined && !b.has('diagnostic-code')) continue;
     const address = rcpt ? (ADDR.exec(stripType(rcpt))?.[0] ?? null) : null;
-    const diagnostic = stripType(b.get('diagnostic-code') ?? '');
+    // no Diagnostic-Code: some MTAs explain in a comment after the status, "4.0.0 (host name lookup failure)"
+    const diagnostic = stripType(b.get('diagnostic-code') ?? '') || (/\((.+)\)/.exec(b.get('status') ?? '')?.[1] ?? '');
     const status = statusCode(b.get('status') ?? '') ?? statusCode(diagnostic);
     const action = b.get('action')?.toLowerCase().split(/[\s(]/)[0] ?? null;
     out.push({
