@@ -358,7 +358,7 @@ function nearText(text: string, address: string | null): string | null {
   const start = text.lastIndexOf('\n', i) + 1;
   const chunk = text.slice(start, start + 1200);
   // stop where the next recipient's paragraph starts
-  const next = new RegExp(`\\n[ \\t]*<?(?!${escape(address)})${ADDR.source}>?:?[ \\t]*(?:\\n|:|$)`, 'i').exec(chunk);
+  const next = new RegExp(`\\n[ \\t]*<?(?!${escape(address)})${ADDR.source}`, 'i').exec(chunk);
   return (next ? chunk.slice(0, next.index) : chunk).trim();
 }
 
