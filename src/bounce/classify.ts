@@ -89,10 +89,8 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   if (!r.final && status?.startsWith('4.') && (!reason || (reason === 'networkerror' && /timed out/i.test(diagnostic)))) reason = 'expired';
   // a temporary "domain not found" is a DNS problem, not a verdict on the domain
   if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
-  // a failed DSN with a 4.x.x status: the sender gave up on a temporary failure
-  if (r.action === 'failed' && status?.startsWith('4.') && (!reason || (reason === 'networkerror' && /timed out/i.test(diagnostic)))) reason = 'expired';
-  // a temporary "domain not found" is a DNS problem, not a verdict on the domain
-  if (reason === 'hostunknown' && status?.startsWith('4.')) reason = 'networkerror';
+  // a failed DSN with a 4.x.x status after timeouts: the sender gave up (with no reason at all it stays onhold)
+  if (r.action === 'failed' && status?.startsWith('4.') && reason === 'networkerror' && /timed out/i.test(diagnostic)) reason = 'expired';
   if (!reason) reason = fallback(status, code);
   return result(reason, status, code, diagnostic || bounce.text.slice(0, 500), r.final);
 }

@@ -87,7 +87,7 @@ export const RULES: readonly Rule[] = [
   { reason: 'systemfull', status: /^[45]\.3\.1$/, why: 'x.3.1 mail system full' },
   { reason: 'notaccept', status: /^[45]\.3\.2$/, why: 'x.3.2 system not accepting messages' },
   { reason: 'mesgtoobig', status: /^[45]\.3\.4$/, why: 'x.3.4 message too big for system' },
-  { reason: 'systemerror', status: /^[45]\.3\.[05]$|^[45]\.4\.6$|^[45]\.4\.3$/, why: 'x.3.0 / x.3.5 system error, x.4.3 directory/routing server failure, x.4.6 routing loop' },
+  { reason: 'systemerror', status: /^5\.3\.0$|^[45]\.3\.5$|^[45]\.4\.6$|^[45]\.4\.3$/, why: 'x.3.0 / x.3.5 system error, x.4.3 directory/routing server failure, x.4.6 routing loop' },
   { reason: 'networkerror', status: /^[45]\.4\.[02]$|^5\.4\.1$|^[45]\.4\.[5]$/, why: 'x.4.x network and routing status' },
   { reason: 'expired', status: /^[45]\.4\.7$|^4\.4\.1$/, why: 'x.4.7 delivery time expired; 4.4.1 no answer from host (Sisimai: gave up)' },
   { reason: 'syntaxerror', status: /^[45]\.5\.[2-4]$/, why: 'x.5.2-4 command syntax/sequence' },
