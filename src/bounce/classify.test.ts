@@ -21,6 +21,9 @@ describe('classifyReply (synchronous SMTP failures)', () => {
     [550, null, 'このメールアドレスは存在しません', 'userunknown', true],
     [552, null, 'メールボックスの容量を超過しています', 'mailboxfull', false],
     [550, null, '迷惑メールと判断されたため受信を拒否しました', 'spamdetected', false],
+    [550, null, '送信先のメールアドレスが見つかりません', 'userunknown', true],
+    [550, null, '受信拒否設定により配信できませんでした', 'filtered', false],
+    [451, null, 'サーバーに接続できませんでした', 'networkerror', false],
   ];
   it.each(cases)('%i %s %s → %s (hard %s)', (code, enhancedCode, text, reason, hard) => {
     const c = classifyReply({ code, enhancedCode, text });
