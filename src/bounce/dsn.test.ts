@@ -28,6 +28,8 @@ describe('parseBounce', () => {
     expect(parsed.kind).toBe('feedback');
     const { results } = await classifyBounce(sample('arf-02.eml'));
     expect(results[0]).toMatchObject({ reason: 'feedback', hard: false });
+    // no Original-Rcpt-To: the reported message's To:
+    expect((await classifyBounce(sample('arf-01.eml'))).results[0]).toMatchObject({ recipient: 'redacted@example.net', reason: 'feedback' });
   });
 
   it('an auto-reply is vacation, not final', async () => {

@@ -82,7 +82,7 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   const feedback = attachments.find((a) => ctype(a) === 'message/feedback-report');
   const contentType = (mail?.headers.get('content-type') as { params?: Record<string, string> } | undefined)?.params?.['report-type'];
   if (feedback || /feedback-report/i.test(contentType ?? '') || /^Feedback-Type:/im.test(bodyText.slice(0, 4000))) {
-    return { ...base, ...feedbackReport(feedback ? feedback.content.toString('utf8') : bodyText, attachments), text: bodyText.slice(0, MAX_TEXT) };
+    return { ...base, ...feedbackReport(feedback ? feedback.content.toString('utf8') : bodyText, attachments, rawText), text: bodyText.slice(0, MAX_TEXT) };
   }
 
   // RFC 3464 delivery status (a part of its own, or its fields in a text part)
@@ -284,14 +284,16 @@ export function replyCode(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function feedbackReport(report: string, attachments: Attachment[]): Pick<ParsedBounce, 'kind' | 'recipients' | 'feedbackType'> {
+function feedbackReport(report: string, attachments: Attachment[], rawText: string): Pick<ParsedBounce, 'kind' | 'recipients' | 'feedbackType'> {
   const fields = new Map<string, string[]>();
   for (const line of cleanText(report).split('\n')) {
     const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
     if (m) fields.set((m[1] ?? '').toLowerCase(), [...(fields.get((m[1] ?? '').toLowerCase()) ?? []), (m[2] ?? '').trim()]);
   }
   const original = attachments.find((a) => /^(message\/rfc822|text\/rfc822-headers)$/.test(ctype(a)));
-  const originalTo = original ? headerField(original.content.toString('utf8').slice(0, headerEnd(original.content.toString('utf8'))), 'to') : undefined;
+  // the reported message's To: from its part (mailparser inlines message/rfc822, so also from the raw text)
+  const embedded = /^Content-Type:\s*(?:message\/rfc822|text\/rfc822-headers)[\s\S]*?^To:[ \t]*(.+)$/im.exec(rawText)?.[1];
+  const originalTo = original ? headerField(original.content.toString('utf8').slice(0, headerEnd(original.content.toString('utf8'))), 'to') : embedded;
   const rcpts = (fields.get('original-rcpt-to') ?? []).map((v) => ADDR.exec(v)?.[0]).filter((v): v is string => !!v);
   if (rcpts.length === 0 && originalTo) {
     const a = ADDR.exec(originalTo)?.[0];
