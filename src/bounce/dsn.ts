@@ -92,8 +92,11 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   for (const part of statusParts) recipients.push(...dsnFields(part.content.toString('utf8')));
   if (recipients.length === 0 && /^(Final|Original)-Recipient:/im.test(bodyText)) recipients = dsnFields(bodyText);
   if (recipients.length === 0) {
-    const m = /^(Final|Original)-Recipient:/im.exec(rawText);
-    if (m) recipients = dsnFields(rawText.slice(m.index));
+    // DSN fields outside any MIME part mailparser could read; from the start of the paragraph
+    // holding the first recipient field (Action/Status may come before it)
+    const clean = cleanText(rawText);
+    const m = /^(Final|Original)-Recipient:/im.exec(clean);
+    if (m) recipients = dsnFields(clean.slice(Math.max(0, clean.lastIndexOf('\n\n', m.index))));
   }
   // a bounce forwarded as an attachment (or wrapped by a gateway): read the inner message once
   if (recipients.length === 0 && !limits.nested) {
