@@ -21,6 +21,8 @@ import { createAuthGuard } from './intake/auth.js';
 import { loadTls } from './intake/tls.js';
 import { startIntake, type Intake } from './intake/intake.js';
 import { startDeliveryWorker } from './delivery/worker.js';
+import { Verp } from './bounce/verp.js';
+import { sharedSecret } from './secrets.js';
 import { SiteThrottle } from './delivery/throttle.js';
 import { MtaSts, type PolicyFetcher } from './delivery/mta-sts.js';
 import { createResolver, type DnsResolver } from './dns.js';
@@ -114,7 +116,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
   const mtaSts = config.delivery.mtaSts ? new MtaSts(redis, keys, resolver, log, options.mtaStsFetcher) : null;
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
+  const verp = new Verp(await sharedSecret(redis, keys, 'verp'));
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

@@ -19,6 +19,7 @@ import { nextRetry } from '../queue/retry.js';
 import { transformForRecipient, type Prepared } from '../transform/transform.js';
 import type { DomainStore, Signer } from '../domains/domain-store.js';
 import { returnPathHost } from '../domains/records.js';
+import type { Verp } from '../bounce/verp.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
@@ -42,6 +43,8 @@ export interface DeliveryDeps {
   mtaSts: MtaSts | null;
   /** extra CA certificates trusted for verified TLS (NODE_EXTRA_CA_CERTS does this for operators) */
   ca?: string;
+  /** the envelope sender of every delivery: bounces name message and recipient */
+  verp: Verp;
 }
 
 export interface DeliveryWorker {
@@ -102,7 +105,7 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 
   const started = Date.now();
   const attempt = state.attempts + 1;
-  const { outcome, site } = await deliver(message, state.address, deps, engine, job.data.slotAt);
+  const { outcome, site } = await deliver(message, rcpt, state.address, deps, engine, job.data.slotAt);
   await rememberWait(job, outcome, site);
   if (outcome.kind === 'waiting') {
     // Not an attempt: the site said wait. Back in the queue for then: at the reserved rate slot
@@ -151,7 +154,7 @@ async function rememberWait(job: Job<DeliveryJob>, outcome: AttemptOutcome, site
   if (next.site !== job.data.site || next.slotAt !== job.data.slotAt) await job.updateData(next);
 }
 
-async function deliver(message: StoredMessage, address: string, deps: DeliveryDeps, engine: Engine, slotAt: number | undefined): Promise<{ outcome: AttemptOutcome; site: string | null }> {
+async function deliver(message: StoredMessage, rcpt: number, address: string, deps: DeliveryDeps, engine: Engine, slotAt: number | undefined): Promise<{ outcome: AttemptOutcome; site: string | null }> {
   const domain = domainOf(address);
   const destination = await engine.destinations(domain);
   if (destination.kind === 'permanent') return { outcome: { kind: 'bounced', enhancedCode: destination.enhancedCode, detail: destination.reason }, site: null };
@@ -162,10 +165,10 @@ async function deliver(message: StoredMessage, address: string, deps: DeliveryDe
   const viaMx = !destination.targets[0]?.via.startsWith('route ');
   const sts = viaMx && deps.mtaSts ? await deps.mtaSts.apply(domain, destination.targets) : { kind: 'targets' as const, targets: destination.targets };
   if (sts.kind === 'defer') return { outcome: { kind: 'deferred', detail: sts.reason }, site: name };
-  return { outcome: await deliverToSite(message, address, site, sts.targets, deps, engine, holdsSlotNow(slotAt, site.limits)), site: name };
+  return { outcome: await deliverToSite(message, rcpt, address, site, sts.targets, deps, engine, holdsSlotNow(slotAt, site.limits)), site: name };
 }
 
-async function deliverToSite(message: StoredMessage, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
+async function deliverToSite(message: StoredMessage, rcpt: number, address: string, site: Site, targets: Target[], deps: DeliveryDeps, engine: Engine, holdsSlot: boolean): Promise<AttemptOutcome> {
   // Rate and pause first (a denied job is put back before it reads, signs or takes a connection),
   // and the pause once more with a connection in hand: the wait for one may outlast the admission.
   const slot = await engine.throttle.admit(site.name, site.limits, holdsSlot);
@@ -182,7 +185,7 @@ async function deliverToSite(message: StoredMessage, address: string, site: Site
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
   const stillAdmitted = () => engine.throttle.admit(site.name, site.limits, true);
-  const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message.mailFrom, signer, deps.config), to: address }, prepared.wire, stillAdmitted);
+  const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message, rcpt, signer, deps), to: address }, prepared.wire, stillAdmitted);
   await learnFrom(outcome, site, engine, deps.log);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
 }
@@ -202,13 +205,15 @@ async function learnFrom(outcome: AttemptOutcome, site: Site, engine: Engine, lo
 }
 
 /**
- * MAIL FROM on the wire: for a verified sending domain, an address on its return-path
- * subdomain (SPF then aligns with the From domain and bounces come back here); otherwise what
- * the client gave. The null sender stays null (it marks a message that must not be bounced).
+ * MAIL FROM on the wire: a VERP address naming this message and recipient, on the return-path
+ * subdomain of a verified sending domain (SPF then aligns with the From domain) or else on our
+ * hostname — bounces come back to us and say exactly whom they are about. The null sender stays
+ * null (it marks a message that must not be bounced).
  */
-function envelopeSender(mailFrom: string, signer: Signer | null, config: Config): string {
-  const host = signer?.verified ? returnPathHost(signer.domain, config) : null;
-  return host && mailFrom ? `bounces@${host}` : mailFrom;
+function envelopeSender(message: StoredMessage, rcpt: number, signer: Signer | null, deps: DeliveryDeps): string {
+  if (!message.mailFrom) return '';
+  const host = (signer?.verified ? returnPathHost(signer.domain, deps.config) : null) ?? deps.config.hostname;
+  return deps.verp.address({ messageId: message.id, rcpt }, host);
 }
 
 interface Recorded {

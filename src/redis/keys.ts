@@ -43,6 +43,8 @@ export interface Keys {
   readonly sites: string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
   readonly domainRecheckLock: string;
+  /** a secret generated once and shared by every node (HMAC of VERP and tracking tokens): base64 string */
+  secret(name: string): string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -67,5 +69,6 @@ export function createKeys(namespace: string): Keys {
     troubledSites: `${tag}:sites:troubled`,
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
+    secret: (name) => `${tag}:secret:${name}`,
   };
 }
