@@ -244,8 +244,8 @@ export function dsnFields(text: string): BounceRecipient[] {
     if (rcpt === undefined && !b.has('diagnostic-code')) continue;
     const address = rcpt ? (ADDR.exec(stripType(rcpt))?.[0] ?? null) : null;
     // no Diagnostic-Code: some MTAs explain in a comment after the status, "4.0.0 (host name lookup failure)"
-    const diagnostic = stripType(b.get('diagnostic-code') ?? '') || (/\((.+)\)/.exec(b.get('status') ?? '')?.[1] ?? '');
-    const status = statusCode(b.get('status') ?? '') ?? statusCode(diagnostic);
+    const diagnostic = remoteReply(stripType(b.get('diagnostic-code') ?? '')) || (/\((.+)\)/.exec(b.get('status') ?? '')?.[1] ?? '');
+    const status = preferStatus(statusCode(b.get('status') ?? ''), statusCode(diagnostic), replyCode(diagnostic));
     const action = b.get('action')?.toLowerCase().split(/[\s(]/)[0] ?? null;
     out.push({
       recipient: address,
@@ -258,6 +258,38 @@ export function dsnFields(text: string): BounceRecipient[] {
     });
   }
   return dedupe(out);
+}
+
+/**
+ * A relay's own summary wrapping the remote server's reply, "5.1.0 - Unknown address error
+ * 550-'5.7.1 ... Access denied' (delivery attempts: 0)" (Amazon SES): the remote reply is the
+ * diagnostic; the summary is the relay's guess at it.
+ */
+function remoteReply(diagnostic: string): string {
+  const m = /^[245]\.\d{1,3}\.\d{1,3} - [^']{0,80}?\b([245]\d\d)[- ]'(.+)'/.exec(diagnostic);
+  return m ? `${m[1]} ${m[2]}` : diagnostic;
+}
+
+/**
+ * The Status: field or the code in the diagnostic text, whichever says more (RFC 3463 detail
+ * codes; the same preferences as Sisimai): the one in the reply code's class when they differ in
+ * class; the diagnostic's when the field is a generic X.0.0 / X.Y.0 or a vague code (4.4.7 expired,
+ * 4.7.0, 5.3.x system, x.5.x protocol); the field's otherwise.
+ */
+export function preferStatus(field: string | null, inText: string | null, reply: number | null): string | null {
+  if (!field) return inText;
+  if (!inText || field === inText) return field;
+  if (reply && field[0] !== inText[0]) {
+    if (String(reply)[0] === field[0]) return field;
+    if (String(reply)[0] === inText[0]) return inText;
+  }
+  if (/^\d\.0\.0$/.test(field)) return /^\d\.0\.0$/.test(inText) ? field : inText;
+  if (/\.0(?:\.|$)/.test(field.slice(1)) && !/\.0(?:\.|$)/.test(inText.slice(1))) return inText;
+  if (/^\d\.0\.0$/.test(inText)) return field;
+  if (field === '4.4.7' || field === '4.7.0' || field.startsWith('5.3.') || /^\d\.5\.[1245]$/.test(field)) return inText;
+  if (field === '5.1.1') return /\.0(?:\.|$)/.test(inText.slice(1)) || inText.startsWith('5.5.') ? field : inText;
+  if (field === '5.1.3' && inText.startsWith('5.7.')) return inText;
+  return field;
 }
 
 function dedupe(list: BounceRecipient[]): BounceRecipient[] {
