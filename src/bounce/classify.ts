@@ -73,6 +73,9 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   if (r.action === 'delivered' || r.action === 'relayed' || r.action === 'expanded' || status?.startsWith('2.')) return result('delivered', status, code, diagnostic, true);
   let reason: Reason | null = null;
   if (options.expired) reason = 'expired';
+  // a local mailer program's exit (Diagnostic-Code: X-Unix; 75): what it printed, else what the
+  // status code says, else a mailer error
+  if (!reason && r.diagnosticType?.startsWith('x-unix')) reason = matchText(diagnostic, options.extraRules) ?? match('', status, null, options.extraRules) ?? 'mailererror';
   if (!reason) reason = match(diagnostic, status, code, options.extraRules);
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic && (!diagnostic || bounce.recipients.length === 1)) reason = matchText(bounce.text, options.extraRules);

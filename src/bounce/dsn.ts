@@ -26,6 +26,8 @@ export interface BounceRecipient {
   /** Diagnostic-Code text (type prefix removed) or the bounce's explanatory text */
   diagnostic: string;
   remoteMta: string | null;
+  /** the Diagnostic-Code's type ("smtp", "x-unix", ...) lower-cased, when given */
+  diagnosticType?: string;
   /** false for Action: delayed (the sender keeps trying): record it, do not act on it */
   final: boolean;
 }
@@ -247,7 +249,9 @@ export function dsnFields(text: string): BounceRecipient[] {
     const diagnostic = remoteReply(stripType(b.get('diagnostic-code') ?? '')) || (/\((.+)\)/.exec(b.get('status') ?? '')?.[1] ?? '');
     const status = preferStatus(statusCode(b.get('status') ?? ''), statusCode(diagnostic), replyCode(diagnostic));
     const action = b.get('action')?.toLowerCase().split(/[\s(]/)[0] ?? null;
+    const diagnosticType = /^\s*([A-Za-z0-9-]+)\s*;/.exec(b.get('diagnostic-code') ?? '')?.[1]?.toLowerCase();
     out.push({
+      ...(diagnosticType ? { diagnosticType } : {}),
       recipient: address,
       action,
       status,
@@ -392,7 +396,14 @@ function nearText(text: string, address: string | null): string | null {
   if (!address) return null;
   const i = text.toLowerCase().indexOf(address.toLowerCase());
   if (i < 0) return null;
-  const start = text.lastIndexOf('\n', i) + 1;
+  let start = text.lastIndexOf('\n', i) + 1;
+  // a session transcript gives the server's reply (<<<) before the line naming the address
+  // (sendmail: ">>> RCPT To:<a@b>", "<<< 550 ...", then "554 <a@b>... summary"): keep it
+  for (let k = 0; k < 6 && start > 0; k++) {
+    const prev = text.lastIndexOf('\n', start - 2) + 1;
+    if (!/^(?:<<<|>>>|While talking to)/.test(text.slice(prev, start))) break;
+    start = prev;
+  }
   const chunk = text.slice(start, start + 1200);
   // stop where the next recipient's paragraph starts
   const next = new RegExp(`\\n[ \\t]*<?(?!${escape(address)})${ADDR.source}`, 'i').exec(chunk);
