@@ -22,6 +22,9 @@ import { loadTls } from './intake/tls.js';
 import { startIntake, type Intake } from './intake/intake.js';
 import { startDeliveryWorker } from './delivery/worker.js';
 import { Verp } from './bounce/verp.js';
+import { InboundReports } from './bounce/reports.js';
+import { compileRules } from './bounce/config-rules.js';
+import { createReportStore } from './store/reports.js';
 import { sharedSecret } from './secrets.js';
 import { SiteThrottle } from './delivery/throttle.js';
 import { MtaSts, type PolicyFetcher } from './delivery/mta-sts.js';
@@ -118,7 +121,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const mtaSts = config.delivery.mtaSts ? new MtaSts(redis, keys, resolver, log, options.mtaStsFetcher) : null;
   const verp = new Verp(await sharedSecret(redis, keys, 'verp'));
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
-  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains });
+  const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: compileRules(config.bounce.rules) });
+  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
   // In a cluster the primary runs the re-check and the HTTP API.

@@ -1,9 +1,10 @@
 /**
  * The API's view of a message (CONTRACT: GET /api/v1/messages/:id): envelope summary and, per
- * recipient, status, reason, hard, attempts and that recipient's events in order.
+ * recipient, status, reason, hard, failure (the classified cause), attempts and that recipient's
+ * events in order.
  */
 import type { MessageStore } from '../store/messages.js';
-import type { RecipientStatus } from '../store/types.js';
+import type { FailureClass, RecipientStatus } from '../store/types.js';
 
 export interface MessageView {
   id: string;
@@ -19,6 +20,8 @@ export interface MessageView {
     status: RecipientStatus;
     reason: string | null;
     hard: boolean | null;
+    /** the classified cause of a failure: Sisimai reason, group, the operators' label */
+    failure: FailureClass | null;
     attempts: number;
     events: Record<string, unknown>[];
   }[];
@@ -41,6 +44,7 @@ export async function messageView(store: MessageStore, id: string): Promise<Mess
       status: r.status,
       reason: r.reason,
       hard: r.hard,
+      failure: r.failure ?? null,
       attempts: r.attempts,
       events: events.filter((e) => e.rcpt === i).map(({ rcpt: _rcpt, address: _address, ...rest }) => rest),
     })),

@@ -24,6 +24,7 @@ import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connect
 import { withDeadline } from '../deadline.js';
 import type { DomainStore } from '../domains/domain-store.js';
 import { domainOf } from '../mime/address.js';
+import type { InboundReports } from '../bounce/reports.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -35,6 +36,8 @@ export interface ListenerDeps {
   tls: TlsMaterial;
   metrics: Metrics;
   domains: DomainStore;
+  /** port 25's bounce and complaint reports (VERP addresses); without it inbound refuses every recipient */
+  reports?: InboundReports;
   /** shared by all listeners: open connections per client IP */
   connectionsPerIp: Map<string, number>;
   isDraining: () => boolean;
@@ -132,6 +135,8 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (role === 'inbound') {
+        // Only the bounce addresses of our own deliveries (valid VERP mac); never a relay.
+        if (deps.reports?.target(address.address)) return callback();
         return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`), session));
       }
       if (session.envelope.rcptTo.length >= limits.maxRecipients) {
@@ -141,6 +146,16 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
     },
 
     onData(stream: SMTPServerDataStream, session, callback) {
+      if (role === 'inbound') {
+        return void receiveReport(stream, session, deps, server).then(
+          () => callback(null, '2.0.0 Report received'),
+          (err: Error) => {
+            if ('responseCode' in err) return callback(reject(err as SmtpReplyError, session));
+            deps.log.error({ session: session.id, err: err.message }, 'inbound report could not be recorded');
+            callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again'), session));
+          },
+        );
+      }
       receiveData(role, stream, session, deps, server)
         .then((id) => callback(null, `2.0.0 Ok: queued as ${id}`))
         .catch((err: Error) => {
@@ -196,6 +211,19 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
   return id;
+}
+
+/** A DSN, complaint or auto-reply sent to VERP addresses: recorded against the deliveries they name. */
+async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSession, deps: ListenerDeps, server: SMTPServer): Promise<void> {
+  const { config, log } = deps;
+  const ip = normalizeIp(session.remoteAddress);
+  const raw = await readStream(stream, config.smtp.limits.dataTimeoutSeconds * 1000, () => {
+    closeConnection(server, session.id, 421, `4.4.2 DATA not completed within ${config.smtp.limits.dataTimeoutSeconds} s; closing connection`);
+  });
+  if (stream.sizeExceeded) throw smtpError(552, '5.3.4', `Message too big: the limit is ${config.smtp.maxMessageSize} bytes`);
+  const targets = session.envelope.rcptTo.map((r) => deps.reports!.target(r.address)).filter((t) => t !== null);
+  const lines = await deps.reports!.receive(raw, targets);
+  log.info({ listener: 'inbound', session: session.id, ip, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', size: raw.length, reports: lines }, 'inbound report received');
 }
 
 /** policy.requireVerifiedDomains: mail must be From a sending domain whose DNS records verified. */

@@ -15,6 +15,8 @@ export interface Keys {
   recipients(id: string): string;
   /** the message's timeline: JSON events, append-only (list) */
   events(id: string): string;
+  /** reports already applied to the message's recipients: "<rcpt>:<kind>" (set; a replayed DSN changes nothing) */
+  reports(id: string): string;
   /** SMTP/API users: name → JSON user record (hash) */
   readonly users: string;
   /** admin API tokens: sha256(token) → JSON {name, createdAt} (hash) */
@@ -55,6 +57,7 @@ export function createKeys(namespace: string): Keys {
     body: (id) => `${tag}:body:${id}`,
     recipients: (id) => `${tag}:rcpt:${id}`,
     events: (id) => `${tag}:ev:${id}`,
+    reports: (id) => `${tag}:reports:${id}`,
     users: `${tag}:users`,
     apiTokens: `${tag}:tokens`,
     authFailures: (ip) => `${tag}:authfail:${ip}`,

@@ -8,15 +8,28 @@ export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 /** A recipient in one of these states gets no further delivery attempts. */
 export const FINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(['delivered', 'bounced', 'expired', 'suppressed', 'cancelled']);
 
-export type EventType = 'queued' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed' | 'cancelled';
+/** CONTRACT's types, plus `delayed` (a DSN saying the remote still tries) and `auto_replied` (vacation) */
+export type EventType = 'queued' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed' | 'cancelled' | 'complained' | 'delayed' | 'auto_replied';
+
+/** What the bounce classifier made of a failure (src/bounce/classify.ts). */
+export interface FailureClass {
+  /** Sisimai's reason name: userunknown, mailboxfull, blocked, … */
+  reason: string;
+  /** permanent | temporary | unknown */
+  group: string;
+  /** what operators read: "address does not exist", "mailbox full", … */
+  label: string;
+}
 
 export interface RecipientState {
   address: string;
   status: RecipientStatus;
   /** why it bounced/deferred/expired: the remote reply or our own explanation */
   reason: string | null;
-  /** true when the address itself is bad (refined by the bounce classifier later) */
+  /** true when the address itself is bad (the classifier's `hard`: userunknown, hostunknown, hasmoved, notaccept 5xx) */
   hard: boolean | null;
+  /** the classified cause of a bounce, deferral or expiry */
+  failure?: FailureClass;
   attempts: number;
   updatedAt: number;
 }
@@ -40,6 +53,15 @@ export interface MessageEvent {
   tls?: string;
   /** how the delivered copy was signed ("d=… s=…") or why it was not */
   dkim?: string;
+  /** the classified cause of a failure */
+  failure?: FailureClass;
+  hard?: boolean;
+  /** where a later report came from: a DSN, an ARF complaint, an auto-reply */
+  source?: 'dsn' | 'arf' | 'autoreply';
+  /** the remote MTA a DSN names */
+  remoteMta?: string;
+  /** ARF Feedback-Type (abuse, fraud, …) */
+  feedbackType?: string;
 }
 
 /** What is known about a message besides its bytes: envelope, headers we index, control values. */
