@@ -120,8 +120,9 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
   const mtaSts = config.delivery.mtaSts ? new MtaSts(redis, keys, resolver, log, options.mtaStsFetcher) : null;
   const verp = new Verp(await sharedSecret(redis, keys, 'verp'));
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
-  const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: compileRules(config.bounce.rules) });
+  const bounceRules = compileRules(config.bounce.rules);
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
+  const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: bounceRules });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;

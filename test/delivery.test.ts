@@ -86,7 +86,17 @@ describe('delivery', () => {
     expect(rcpt.attempts).toBe(1);
     expect(rcpt.reason).toContain('5.1.1 No such user here');
     expect(rcpt.hard).toBe(true);
-    expect(rcpt.events.at(-1)).toMatchObject({ type: 'bounced', code: 550, enhancedCode: '5.1.1' });
+    expect(rcpt.failure).toEqual({ reason: 'userunknown', group: 'permanent', label: 'address does not exist' });
+    expect(rcpt.events.at(-1)).toMatchObject({ type: 'bounced', code: 550, enhancedCode: '5.1.1', hard: true, failure: { reason: 'userunknown' } });
+  });
+
+  it('classifies a reputation block as a permanent bounce that says nothing about the address (not hard)', async () => {
+    sink = await startSink({ onRcpt: () => ({ code: 554, message: '5.7.1 Service unavailable; client host [192.0.2.1] blocked using zen.spamhaus.org' }) });
+    app = await startTestApp(trusted(sink.port));
+    const id = await send(app, 'someone@dest.example');
+    const rcpt = await recipientStatus(app, id, 'bounced');
+    expect(rcpt.hard).toBe(false);
+    expect(rcpt.failure).toMatchObject({ reason: 'blocked', group: 'temporary' });
   });
 
   it('defers while the host is unreachable, then expires after maxAge', async () => {
@@ -100,6 +110,7 @@ describe('delivery', () => {
     expect(types).toContain('deferred');
     expect(types.at(-1)).toBe('expired');
     expect(rcpt.reason).toMatch(/gave up after \d+ attempts.*ECONNREFUSED|gave up after \d+ attempts.*refused/i);
+    expect(rcpt.failure).toMatchObject({ reason: 'expired', label: 'cannot connect' });
   });
 
   it('upgrades to TLS when the destination offers STARTTLS and records protocol and cipher in the event', async () => {

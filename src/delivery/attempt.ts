@@ -7,13 +7,14 @@
  * nothing was attempted). Hosts are tried in order until one answers; a host that answers decides.
  */
 import { SiteBusyError, type ConnectionPool, type Lease } from './pool.js';
+import type { SmtpStage } from './smtp-client.js';
 import type { Site } from './sites.js';
 import type { Target } from './routes.js';
 import type { Admission } from './throttle.js';
 
 export type AttemptOutcome =
   | { kind: 'delivered'; remoteHost: string; reply: string; tls: string | null; dkim?: string }
-  | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string }
+  | { kind: 'bounced' | 'deferred'; remoteHost?: string; code?: number; enhancedCode?: string; reply?: string; detail: string; stage?: SmtpStage }
   /** not attempted: the site's limits say wait (no attempt is used up) */
   | { kind: 'waiting'; waitMs: number; paused: boolean; reserved?: boolean; detail: string };
 
@@ -26,6 +27,7 @@ interface SmtpFailure extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
+  stage?: SmtpStage;
 }
 
 /**
@@ -97,6 +99,7 @@ function failed(kind: 'bounced' | 'deferred', where: string, e: SmtpFailure, det
     ...(e.responseCode ? { code: e.responseCode } : {}),
     ...(enhancedCode ? { enhancedCode } : {}),
     ...(reply ? { reply } : {}),
+    ...(e.stage ? { stage: e.stage } : {}),
     detail: reply ? detail : `${detail}: ${describe(e)}`,
   };
 }

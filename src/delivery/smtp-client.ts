@@ -39,6 +39,9 @@ export interface SmtpClientOptions {
 
 export type SmtpErrorCode = 'ECONNECTION' | 'ETIMEDOUT' | 'ETLS' | 'EPROTOCOL' | 'EAUTH' | 'EENVELOPE' | 'EMESSAGE';
 
+/** The command a refusal answered: the bounce classifier reads "user unknown" to DATA differently. */
+export type SmtpStage = 'CONN' | 'EHLO' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA';
+
 export class SmtpError extends Error {
   override name = 'SmtpError';
   constructor(
@@ -47,6 +50,7 @@ export class SmtpError extends Error {
     /** the server's reply, when there was one */
     readonly responseCode?: number,
     readonly response?: string,
+    readonly stage?: SmtpStage,
   ) {
     super(message);
   }
@@ -121,7 +125,7 @@ export class SmtpClient {
       if (reply.code === 334) reply = await this.command(Buffer.from(user).toString('base64'), 'AUTH LOGIN user');
       if (reply.code === 334) reply = await this.command(Buffer.from(pass).toString('base64'), 'AUTH LOGIN password');
     }
-    if (reply.code !== 235) throw refusal('EAUTH', 'authentication failed', reply);
+    if (reply.code !== 235) throw refusal('EAUTH', 'authentication failed', reply, 'AUTH');
   }
 
   /**
@@ -143,14 +147,14 @@ export class SmtpClient {
     }
     const [mailReply, rcptReply, dataReply] = replies;
     const envelopeRefusal =
-      mailReply!.code !== 250 ? refusal('EENVELOPE', 'MAIL FROM refused', mailReply!) : rcptReply!.code !== 250 && rcptReply!.code !== 251 ? refusal('EENVELOPE', 'recipient refused', rcptReply!) : null;
+      mailReply!.code !== 250 ? refusal('EENVELOPE', 'MAIL FROM refused', mailReply!, 'MAIL') : rcptReply!.code !== 250 && rcptReply!.code !== 251 ? refusal('EENVELOPE', 'recipient refused', rcptReply!, 'RCPT') : null;
     if (envelopeRefusal) {
       // A server that said 354 to a pipelined DATA after refusing the envelope waits for a
       // message: an empty one ends that transaction (RFC 2920 §3.1) so RSET can follow.
       if (dataReply?.code === 354) await this.command('.', 'end of empty DATA');
       throw envelopeRefusal;
     }
-    if (dataReply!.code !== 354) throw refusal('EMESSAGE', 'DATA refused', dataReply!);
+    if (dataReply!.code !== 354) throw refusal('EMESSAGE', 'DATA refused', dataReply!, 'DATA');
     const final = this.expect('end of DATA');
     this.socket.cork();
     const body = dotStuffed(message);
@@ -158,7 +162,7 @@ export class SmtpClient {
     this.socket.write(body.length === 0 || body.subarray(-2).toString() === '\r\n' ? '.\r\n' : '\r\n.\r\n');
     this.socket.uncork();
     const reply = await final;
-    if (reply.code !== 250) throw refusal('EMESSAGE', 'message refused', reply);
+    if (reply.code !== 250) throw refusal('EMESSAGE', 'message refused', reply, 'DATA');
     return reply;
   }
 
@@ -188,7 +192,7 @@ export class SmtpClient {
 
   private async handshake(): Promise<void> {
     const greeting = await this.expect('greeting');
-    if (greeting.code !== 220) throw refusal('EPROTOCOL', 'the server refused the connection', greeting);
+    if (greeting.code !== 220) throw refusal('EPROTOCOL', 'the server refused the connection', greeting, 'CONN');
     await this.hello();
     const o = this.options;
     if (this.secure || o.tls === 'none') return;
@@ -216,7 +220,7 @@ export class SmtpClient {
       return;
     }
     reply = await this.command(`HELO ${this.options.name}`);
-    if (reply.code !== 250) throw refusal('EPROTOCOL', 'EHLO and HELO refused', reply);
+    if (reply.code !== 250) throw refusal('EPROTOCOL', 'EHLO and HELO refused', reply, 'EHLO');
   }
 
   private async upgrade(): Promise<void> {
@@ -343,9 +347,9 @@ export function takeReply(buffer: string): { reply: Reply; consumed: number } | 
   return null;
 }
 
-function refusal(code: SmtpErrorCode, what: string, reply: Reply): SmtpError {
+function refusal(code: SmtpErrorCode, what: string, reply: Reply, stage?: SmtpStage): SmtpError {
   if (reply.code === 0) return new SmtpError('EPROTOCOL', `${what}: the server's reply is not SMTP: ${reply.text.slice(0, 200)}`);
-  return new SmtpError(code, `${what}: ${reply.text}`, reply.code, reply.text);
+  return new SmtpError(code, `${what}: ${reply.text}`, reply.code, reply.text, stage);
 }
 
 function tlsOptions(o: SmtpClientOptions): ConnectionOptions {

@@ -13,13 +13,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Keys } from '../redis/keys.js';
 import type { MessageStore } from '../store/messages.js';
-import { FINAL_STATUSES, type MessageEvent, type RecipientState, type StoredMessage } from '../store/types.js';
+import { FINAL_STATUSES, type FailureClass, type MessageEvent, type RecipientState, type StoredMessage } from '../store/types.js';
 import { DELIVERY_QUEUE, type DeliveryJob } from '../queue/delivery-queue.js';
 import { nextRetry } from '../queue/retry.js';
 import { transformForRecipient, type Prepared } from '../transform/transform.js';
 import type { DomainStore, Signer } from '../domains/domain-store.js';
 import { returnPathHost } from '../domains/records.js';
 import type { Verp } from '../bounce/verp.js';
+import { classifyReply } from '../bounce/classify.js';
+import type { Rule } from '../bounce/rules.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
@@ -45,6 +47,8 @@ export interface DeliveryDeps {
   ca?: string;
   /** the envelope sender of every delivery: bounces name message and recipient */
   verp: Verp;
+  /** config `bounce.rules`, compiled: checked before the built-in table */
+  bounceRules?: readonly Rule[];
 }
 
 export interface DeliveryWorker {
@@ -119,7 +123,7 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   const recorded = await record(message, rcpt, state, attempt, outcome, deps);
   deps.metrics.deliveries.inc({ outcome: recorded.type });
   deps.metrics.deliveryDuration.observe({ outcome: recorded.type }, (Date.now() - started) / 1000);
-  deps.log.info({ id: messageId, to: state.address, attempt, ...logFields(outcome), status: recorded.type, ms: Date.now() - started, detail: recorded.detail }, `delivery ${recorded.type}`);
+  deps.log.info({ id: messageId, to: state.address, attempt, ...logFields(outcome), status: recorded.type, ms: Date.now() - started, detail: recorded.detail, ...(recorded.failure ? { reason: recorded.failure.reason, hard: recorded.hard } : {}) }, `delivery ${recorded.type}`);
 
   if (recorded.type === 'deferred' && recorded.retryAt) {
     await job.moveToDelayed(recorded.retryAt, token);
@@ -218,6 +222,9 @@ function envelopeSender(message: StoredMessage, rcpt: number, signer: Signer | n
 
 interface Recorded {
   type: 'delivered' | 'bounced' | 'deferred' | 'expired';
+  /** the classified cause of a failure, and whether the address itself is bad */
+  failure?: FailureClass;
+  hard?: boolean | null;
   retryAt?: number;
   detail?: string;
 }
@@ -232,30 +239,36 @@ async function record(message: StoredMessage, rcpt: number, prev: RecipientState
     Object.assign(state, { status: 'delivered', reason: null, hard: null });
     result = { type: 'delivered' };
   } else if (outcome.kind === 'bounced') {
-    Object.assign(state, { status: 'bounced', reason: outcome.reply ?? outcome.detail, hard: isBadAddress(outcome.enhancedCode) });
-    event.type = 'bounced';
+    const failure = classifyFailure(outcome, deps);
+    Object.assign(state, { status: 'bounced', reason: outcome.reply ?? outcome.detail, hard: failure.hard, failure: failure.class });
+    Object.assign(event, { type: 'bounced', failure: failure.class, hard: failure.hard });
     result = { type: 'bounced' };
   } else {
     const decision = nextRetry(deps.config.delivery.retry, attempt, message.createdAt, now);
     if (decision.kind === 'expire') {
       const reason = `gave up after ${attempt} attempts over ${formatAge(now - message.createdAt)}; last error: ${outcome.reply ?? outcome.detail}`;
-      Object.assign(state, { status: 'expired', reason, hard: false });
-      Object.assign(event, { type: 'expired', detail: reason });
+      const failure = classifyFailure(outcome, deps, true);
+      Object.assign(state, { status: 'expired', reason, hard: false, failure: failure.class });
+      Object.assign(event, { type: 'expired', detail: reason, failure: failure.class });
       result = { type: 'expired', detail: reason };
     } else {
       const retryAt = now + decision.delayMs;
-      Object.assign(state, { status: 'deferred', reason: outcome.reply ?? outcome.detail, hard: false });
+      const failure = classifyFailure(outcome, deps);
+      event.failure = failure.class;
+      Object.assign(state, { status: 'deferred', reason: outcome.reply ?? outcome.detail, hard: false, failure: failure.class });
       Object.assign(event, { type: 'deferred', detail: `${outcome.detail}; next attempt at ${new Date(retryAt).toISOString()}` });
       result = { type: 'deferred', retryAt, detail: event.detail };
     }
   }
   await deps.store.record(message.id, state, event);
-  return result;
+  return state.failure ? { ...result, failure: state.failure, hard: state.hard } : result;
 }
 
-/** Until the bounce classifier arrives: a 5.1.x status says the address itself is bad. */
-function isBadAddress(enhancedCode: string | undefined): boolean {
-  return !!enhancedCode && enhancedCode.startsWith('5.1.');
+/** A failed attempt through the one bounce classifier (the same rules as DSNs on port 25). */
+function classifyFailure(o: Extract<Attempted, { kind: 'bounced' | 'deferred' }>, deps: DeliveryDeps, expired = false): { hard: boolean; class: FailureClass } {
+  const command = o.stage === 'AUTH' ? null : (o.stage ?? null);
+  const c = classifyReply({ code: o.code ?? null, enhancedCode: o.enhancedCode ?? null, text: o.reply ?? o.detail, command }, { extraRules: deps.bounceRules, expired });
+  return { hard: c.hard, class: { reason: c.reason, group: c.group, label: c.label } };
 }
 
 function eventFields(o: Attempted): Partial<MessageEvent> {
