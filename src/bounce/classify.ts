@@ -114,7 +114,9 @@ function nearby(text: string, address: string | null): string {
   return i < 0 ? text.slice(0, 1500) : text.slice(Math.max(0, i - 200), i + 1000);
 }
 
-function match(text: string, status: string | null, code: number | null, extra: readonly Rule[] = []): Reason | null {
+function match(raw: string, status: string | null, code: number | null, extra: readonly Rule[] = []): Reason | null {
+  // lines wrapped by the MTA ("Operation timed\nout") read as one line
+  const text = raw.replace(/\s+/g, ' ');
   for (const table of [extra, RULES]) {
     for (const rule of table) {
       if (!rule.status && !rule.code && !rule.pattern) continue;
@@ -128,7 +130,8 @@ function match(text: string, status: string | null, code: number | null, extra: 
 }
 
 /** Text-only rules (no status/code) over a longer explanation. */
-function matchText(text: string, extra: readonly Rule[] = []): Reason | null {
+function matchText(raw: string, extra: readonly Rule[] = []): Reason | null {
+  const text = raw.replace(/\s+/g, ' ');
   for (const table of [extra, RULES]) {
     for (const rule of table) {
       if (rule.status || rule.code || !rule.pattern) continue;

@@ -30,9 +30,31 @@ export interface Rule {
 const p = (source: string): RegExp => new RegExp(source, 'i');
 
 export const RULES: readonly Rule[] = [
+  // ---- providers' documented error codes (their own numbering beats the text around it) ----
+  // Orange / La Poste (wanadoo.fr, orange.fr, laposte.net): "... OFR_506 [506]", "LPN007_420", "OFR004_405"
+  { reason: 'blocked', pattern: p(String.raw`\b(?:OFR|LPN|LPNAAA|OUK)\d*_(?:101|102|103|510|999)\b`), why: 'Orange/La Poste: IP blocked, service refused' },
+  { reason: 'toomanyconn', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_104\b`), why: 'Orange/La Poste: too many connections' },
+  { reason: 'securityerror', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_(?:305|402)\b`), why: 'Orange/La Poste: authentication invalid / required' },
+  { reason: 'authfailure', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_(?:401|517)\b`), why: 'Orange/La Poste: SPF / DMARC failure' },
+  { reason: 'rejected', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_(?:403|405|415|421)\b`), why: 'Orange/La Poste: invalid sender' },
+  { reason: 'userunknown', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_416\b`), why: 'Orange/La Poste: invalid recipient' },
+  { reason: 'mailboxfull', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_417\b`), why: 'Orange/La Poste: recipient over quota' },
+  { reason: 'suspend', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_(?:420|426)\b`), why: 'Orange/La Poste: recipient archived / blocked' },
+  { reason: 'systemerror', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_505\b`), why: 'Orange/La Poste: service refused after DATA, try later' },
+  { reason: 'spamdetected', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_506\b`), why: 'Orange/La Poste: mail rejected (content)' },
+  { reason: 'mesgtoobig', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_514\b`), why: 'Orange/La Poste: size limit' },
+  { reason: 'policyviolation', pattern: p(String.raw`\b(?:OFR|LPN|OUK)\d*_630\b`), why: 'Orange/La Poste: client host rejected by policy' },
+  // Mimecast: "554 Email rejected due to security policies - MCSpamSignature": a virus (or spam) signature matched
+  { reason: 'virusdetected', pattern: p(String.raw`rejected due to security policies|MCSpamSignature`), why: 'Mimecast: signature (virus) detected' },
+
   // ---- diagnostic text: specific meanings that beat any code ----
   { reason: 'networkerror', pattern: p(String.raw`lost connection|connection (?:reset|dropped)|接続(?:でき|に失敗)|(?:able|unable|failed) to establish (?:an )?smtp connection|no route to host|network (?:is )?unreachable|network error|dns query failed|malformed or unexpected name server reply`), why: 'DNS or connection failure (before texts that mention HELO or expiry)' },
-  { reason: 'userunknown', pattern: p(String.raw`recipient address rejected: access denied|not listed in (?:the )?(?:domino )?directory|invalid (?:final delivery )?userid`), why: 'directory-based recipient rejections (Office 365 edge "Access denied" at RCPT, Domino)' },
+  { reason: 'rejected', pattern: p(String.raw`recipient addresses rejected ?: access denied|is not a registered gateway user`), why: 'the whole transaction refused for the sender (Office 365 "All recipient addresses rejected : Access denied"), a gateway that does not know the sender' },
+  { reason: 'norelaying', pattern: p(String.raw`email address is not verified`), why: 'a sending service that relays only for verified sender identities (Amazon SES)' },
+  { reason: 'hostunknown', pattern: p(String.raw`domain may not exist`), why: 'cPanel/Exim "The account or domain may not exist, they may be blacklisted, or missing the proper dns entries" (before "blacklisted")' },
+  { reason: 'syntaxerror', pattern: p(String.raw`malformed address`), why: 'Exim: an address in the message could not be parsed' },
+  { reason: 'badreputation', pattern: p(String.raw`deferred due to (?:unexpected volume or )?user complaints`), why: 'Yahoo: deferred because of complaints about the sending IP (its reputation)' },
+  { reason: 'userunknown', pattern: p(String.raw`recipient address rejected: access denied|unable to deliver message to \S+ \(and other recipients in the same domain\)|not listed in (?:the )?(?:domino )?directory|invalid (?:final delivery )?userid`), why: 'directory-based recipient rejections (Office 365 edge "Access denied" at RCPT, Domino)' },
   { reason: 'spamdetected', pattern: p(String.raw`rejected (?:due to|as) spam|spam classification|(?:blacklisted|block ?listed|listed) (?:url|link|uri|domain)s? in (?:the )?message|\b(?:uribl|surbl)\b`), why: 'explicit spam verdicts (before texts that mention SPF as advice)' },
   { reason: 'toomanyconn', pattern: p(String.raw`(?:connection|ip) frequency limited`), why: 'per-IP connection frequency limits' },
   { reason: 'speeding', pattern: p(String.raw`too many (?:recipients|messages|mails) (?:this|per|an|in the last) (?:hour|minute|day)`), why: 'per-hour volume limits' },
@@ -73,6 +95,7 @@ export const RULES: readonly Rule[] = [
   { reason: 'systemfull', pattern: p(String.raw`insufficient system storage|system (?:disk )?(?:is )?full|out of (?:disk )?space|disk full`), why: 'the destination server\'s disk is full' },
   { reason: 'networkerror', pattern: p(String.raw`too many hops|hop count exceeded|forwarding loop|routing loop|message looping|probably in a routing loop`), why: 'a routing/forwarding loop between hosts (x.4.6): the network path, not one host' },
   { reason: 'systemerror', pattern: p(String.raw`mail (?:for \S+ )?loops? (?:back|detected)|loops back to myself|would create a mail loop|loop detected|mail loop|local configuration error|system (?:error|config)|internal (?:server )?error|server error|temporary (?:local )?problem|misconfigur|database error|temporarily unavailable|service (?:is )?(?:currently )?(?:not |un)available|transaction failed|local error`), why: 'error on the remote host (loops, misconfiguration)' },
+  { reason: 'expired', pattern: p(String.raw`(?:timed out|time-?out)[\s\S]{0,120}(?:in the queue too long|not going to try again|giving up|gave up)`), why: 'a connection that timed out until the sender gave up (qmail "in the queue too long")' },
   { reason: 'networkerror', pattern: p(String.raw`connection (?:refused|reset|closed|lost|dropped)|no route to host|network (?:is )?unreachable|could not connect|unable to connect|failed to connect|connect to .{0,60}(?:failed|refused)|dns (?:error|failure|lookup)|(?:temporary|temporarily) (?:failure|unable) .{0,20}(?:dns|lookup|resolve)|lost connection|broken pipe|no answer|malformed or unexpected name server reply|bad connection`), why: 'DNS or connection failure' },
   { reason: 'syntaxerror', pattern: p(String.raw`syntax error|command (?:not )?(?:recognized|unrecognized)|unrecognized command|bad sequence|command not implemented|parameter not implemented|line too long`), why: 'our SMTP command was refused as malformed' },
   { reason: 'contenterror', pattern: p(String.raw`header (?:format|syntax)|invalid (?:header|mime|character)|malformed (?:message|mime)|8-?bit|content (?:type|encoding) (?:not|is)`), why: 'the message format (headers) was refused' },
@@ -105,7 +128,7 @@ export const RULES: readonly Rule[] = [
   { reason: 'expired', pattern: p(String.raw`in the queue too long`), why: 'qmail gave up: after the status code, which names the underlying error when there is one' },
   { reason: 'expired', pattern: p(String.raw`(?:connection|connect|operation) timed out`), why: 'a connection that kept timing out until the sender gave up (Sisimai: expired), when no status says more' },
   { reason: 'networkerror', pattern: p(String.raw`timed out|time-?out`), why: 'another timeout with no status that says more (4.4.1 with a timeout is expired above)' },
-  { reason: 'userunknown', pattern: p(String.raw`recipient (?:address )?rejected`), why: 'a bare "recipient rejected" with no more specific code or text' },
+  { reason: 'userunknown', pattern: p(String.raw`recipient (?:address )?rejected(?:\.|\s*$|\s*\(in reply)`), why: 'a bare "recipient rejected" with no reason given (one that gives a reason we do not know stays undecided)' },
   { reason: 'policyviolation', status: /^[45]\.7\.\d+$/, why: 'other x.7.x: policy' },
 ];
 
