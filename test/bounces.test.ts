@@ -65,6 +65,16 @@ describe('bounces on port 25', () => {
     const full = await recipient(app!, id, 'noraneko@example.jp');
     expect(full).toMatchObject({ status: 'bounced', hard: false, failure: { reason: 'mailboxfull' } });
 
+    // The hard bounce suppressed kijitora for every sender; the mailbox-full one is only counted.
+    const next = await nodemailer.createTransport({ host: '127.0.0.1', port: app!.ports.submission!, ignoreTLS: true })
+      .sendMail({ from: 'other@another.example', to: ['kijitora@example.jp', 'noraneko@example.jp'], subject: 'Next', text: 'Hello again' });
+    const nextId = /queued as (\S+)/.exec(next.response)![1]!;
+    const suppressed = await eventually(async () => ((await recipient(app!, nextId, 'kijitora@example.jp')).status === 'suppressed' ? recipient(app!, nextId, 'kijitora@example.jp') : null), 5000, 'suppressed');
+    expect(suppressed.reason).toBe('hard bounce: address does not exist (userunknown)');
+    expect(suppressed.events.at(-1)).toMatchObject({ type: 'suppressed', detail: expect.stringMatching(/^prohibited since .* \(every sender\): hard bounce/) });
+    await sink!.waitFor(3);
+    expect(sink!.messages.slice(2).map((m) => m.to)).toEqual([['noraneko@example.jp']]);
+
     // The same DSN again (a replay, or the remote's retry): accepted, nothing changes.
     const before = unknown.events.length;
     expect((await report(app!.ports.inbound!, [verp.get('kijitora@example.jp')!], dsn)).data).toBe(250);

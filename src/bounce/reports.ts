@@ -16,14 +16,15 @@ import type { MessageEvent, RecipientState } from '../store/types.js';
 import { classifyBounce, type BounceResult } from './bounce.js';
 import type { Rule } from './rules.js';
 import type { Verp, VerpTarget } from './verp.js';
+import type { SuppressionPolicy } from './suppression-policy.js';
 
 export interface ReportDeps {
   verp: Verp;
   reports: ReportStore;
   log: Logger;
   extraRules?: readonly Rule[];
-  /** told of every bounce and complaint recorded (the suppression list listens here) */
-  onRecorded?: (what: RecordedReport) => Promise<void>;
+  /** bounces and complaints may put the address on the suppression list */
+  suppression?: SuppressionPolicy;
 }
 
 export interface RecordedReport {
@@ -56,11 +57,24 @@ export class InboundReports {
         }
         return decision;
       });
-      if (outcome === 'recorded' && recorded) await this.deps.onRecorded?.(recorded);
+      if (outcome === 'recorded' && recorded) await this.learn(recorded);
       const what = results[0] ? `${kind} ${results[0].reason}` : kind;
       lines.push(`${target.messageId}/${target.rcpt}: ${what}: ${outcome}`);
     }
     return lines;
+  }
+
+  /** What a recorded bounce or complaint means for the suppression list; a failure here loses no report. */
+  private async learn(what: RecordedReport): Promise<void> {
+    const policy = this.deps.suppression;
+    if (!policy) return;
+    const source = `${what.kind === 'complaint' ? 'complaint' : 'dsn'} ${what.messageId}/${what.rcpt}`;
+    try {
+      if (what.kind === 'complaint') await policy.afterComplaint(what.address, source);
+      else if (what.result) await policy.afterFailure(what.address, what.result, source);
+    } catch (err) {
+      this.deps.log.warn({ address: what.address, err: (err as Error).message }, 'could not update the suppression list');
+    }
   }
 }
 

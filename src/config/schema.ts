@@ -216,6 +216,13 @@ const bounce = z.strictObject({
   rules: z.array(bounceRule).default([]),
 });
 
+const suppression = z.strictObject({
+  /** soft bounces (mailbox full, suspended, expired…) in a row that suppress an address… */
+  softBounceCount: z.number().int().min(1).default(3),
+  /** …when they span at least this many hours (one bad day must not lose a subscriber) */
+  softBounceMinHours: z.number().min(0).default(72),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -257,6 +264,7 @@ export const configSchema = z.strictObject({
     .strictObject({ allowPrivateTargets: z.boolean().default(false) })
     .default({ allowPrivateTargets: false }),
   bounce: bounce.default({ rules: [] }),
+  suppression: suppression.default(suppression.parse({})),
   shutdown: z
     .strictObject({
       /** seconds SIGTERM waits for SMTP transactions and deliveries in flight */

@@ -22,6 +22,7 @@ import { returnPathHost } from '../domains/records.js';
 import type { Verp } from '../bounce/verp.js';
 import { classifyReply } from '../bounce/classify.js';
 import type { Rule } from '../bounce/rules.js';
+import type { SuppressionPolicy } from '../bounce/suppression-policy.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
@@ -49,6 +50,7 @@ export interface DeliveryDeps {
   verp: Verp;
   /** config `bounce.rules`, compiled: checked before the built-in table */
   bounceRules?: readonly Rule[];
+  suppression: SuppressionPolicy;
 }
 
 export interface DeliveryWorker {
@@ -106,6 +108,7 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
     return;
   }
   if (FINAL_STATUSES.has(state.status)) return;
+  if (await isSuppressed(message, rcpt, state, deps)) return;
 
   const started = Date.now();
   const attempt = state.attempts + 1;
@@ -121,6 +124,7 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
     throw new DelayedError();
   }
   const recorded = await record(message, rcpt, state, attempt, outcome, deps);
+  await learnSuppression(message, rcpt, state.address, recorded, deps);
   deps.metrics.deliveries.inc({ outcome: recorded.type });
   deps.metrics.deliveryDuration.observe({ outcome: recorded.type }, (Date.now() - started) / 1000);
   deps.log.info({ id: messageId, to: state.address, attempt, ...logFields(outcome), status: recorded.type, ms: Date.now() - started, detail: recorded.detail, ...(recorded.failure ? { reason: recorded.failure.reason, hard: recorded.hard } : {}) }, `delivery ${recorded.type}`);
@@ -128,6 +132,30 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   if (recorded.type === 'deferred' && recorded.retryAt) {
     await job.moveToDelayed(recorded.retryAt, token);
     throw new DelayedError();
+  }
+}
+
+/** A recipient on the suppression list is not delivered: `suppressed`, with the entry's reason. */
+async function isSuppressed(message: StoredMessage, rcpt: number, state: RecipientState, deps: DeliveryDeps): Promise<boolean> {
+  const entry = await deps.suppression.list.check(state.address, message.headerFrom ? domainOf(message.headerFrom) : null);
+  if (!entry) return false;
+  const detail = `${entry.state} since ${entry.createdAt} (${entry.scope === 'global' ? 'every sender' : `mail from ${entry.scope}`}): ${entry.reason}`;
+  const now = Date.now();
+  await deps.store.record(message.id, { ...state, status: 'suppressed', reason: entry.reason, updatedAt: now }, { type: 'suppressed', at: new Date(now).toISOString(), rcpt, address: state.address, detail });
+  deps.metrics.deliveries.inc({ outcome: 'suppressed' });
+  deps.log.info({ id: message.id, to: state.address, status: 'suppressed', detail }, 'delivery suppressed');
+  return true;
+}
+
+/** Final failures may put the address on the suppression list; a delivery ends a run of soft bounces. */
+async function learnSuppression(message: StoredMessage, rcpt: number, address: string, recorded: Recorded, deps: DeliveryDeps): Promise<void> {
+  try {
+    if (recorded.type === 'delivered') return await deps.suppression.afterDelivery(address);
+    if ((recorded.type === 'bounced' || recorded.type === 'expired') && recorded.failure) {
+      await deps.suppression.afterFailure(address, { ...recorded.failure, hard: recorded.hard ?? false }, `delivery ${message.id}/${rcpt}`);
+    }
+  } catch (err) {
+    deps.log.warn({ id: message.id, to: address, err: (err as Error).message }, 'could not update the suppression list');
   }
 }
 

@@ -45,6 +45,10 @@ export interface Keys {
   readonly sites: string;
   /** held by the process running the periodic DNS re-check of sending domains (string with TTL) */
   readonly domainRecheckLock: string;
+  /** the suppression list: address (lower case) → JSON list of entries, global or per sending domain (hash) */
+  readonly suppressions: string;
+  /** soft bounces in a row of one address: {count, first, last} (JSON string with TTL; a delivery deletes it) */
+  softBounces(address: string): string;
   /** a secret generated once and shared by every node (HMAC of VERP and tracking tokens): base64 string */
   secret(name: string): string;
 }
@@ -73,5 +77,7 @@ export function createKeys(namespace: string): Keys {
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
     secret: (name) => `${tag}:secret:${name}`,
+    suppressions: `${tag}:suppressions`,
+    softBounces: (address) => `${tag}:soft:${address}`,
   };
 }
