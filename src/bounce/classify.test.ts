@@ -24,6 +24,18 @@ describe('classifyReply (synchronous SMTP failures)', () => {
     [550, null, '送信先のメールアドレスが見つかりません', 'userunknown', true],
     [550, null, '受信拒否設定により配信できませんでした', 'filtered', false],
     [451, null, 'サーバーに接続できませんでした', 'networkerror', false],
+    // 5.7.1 says "not authorized" and no more: a security refusal, not an IP block (4.7.1 is the block)
+    [550, '5.7.1', '<a@example.com>... Access denied', 'securityerror', false],
+    [451, '4.7.1', 'Try again later', 'blocked', false],
+    [554, '5.7.0', 'Header error', 'policyviolation', false],
+    [550, '5.7.0', '<a@example.jp>... Please use the smtp server of your ISP.', 'blocked', false],
+    // providers' own numbering (Orange), Yahoo's complaint deferral
+    [550, '5.2.0', 'Mail rejete. Mail rejected. OFR_506 [506]', 'spamdetected', false],
+    [421, '4.2.0', 'Service refuse. Veuillez essayer plus tard. Service refused, please try later. OFR005_505 [505]', 'systemerror', false],
+    [421, '4.7.0', '[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints', 'badreputation', false],
+    [554, null, 'Message rejected: Email address is not verified.', 'norelaying', false],
+    [554, null, 'Too many hops', 'networkerror', false],
+    [550, null, 'unable to connect to remote server: Operation timed\nout\nI\'m not going to try again; this message has been in the queue too long.', 'expired', false],
   ];
   it.each(cases)('%i %s %s → %s (hard %s)', (code, enhancedCode, text, reason, hard) => {
     const c = classifyReply({ code, enhancedCode, text });
@@ -45,11 +57,17 @@ describe('classifyReply (synchronous SMTP failures)', () => {
     expect(classifyReply({ code: 550, text: 'User unknown', command: 'DATA' })).toMatchObject({ reason: 'filtered', hard: false });
     expect(classifyReply({ code: 553, enhancedCode: '5.1.0', text: 'sender.example does not exist', command: 'MAIL' }).reason).toBe('rejected');
     expect(classifyReply({ code: 554, text: 'go away', command: 'CONN' }).reason).toBe('blocked');
+    expect(classifyReply({ code: 550, text: 'Rejected', command: 'EHLO' }).reason).toBe('blocked');
   });
 
   it('notaccept is hard only with a 5xx', () => {
     expect(classifyReply({ code: 556, enhancedCode: '5.1.10', text: 'Recipient address has null MX' }).hard).toBe(true);
     expect(classifyReply({ code: 450, enhancedCode: '4.3.2', text: 'System not accepting network messages' }).hard).toBe(false);
+  });
+
+  it('a recipient rejection with a reason we do not know stays undecided', () => {
+    expect(classifyReply({ code: 550, text: '<a@example.net>: Recipient address rejected.' }).reason).toBe('userunknown');
+    expect(classifyReply({ code: 550, enhancedCode: '5.0.0', text: '<a@example.net>: Recipient address rejected: On hold.' }).reason).toBe('onhold');
   });
 
   it('a reply with no code and no known text cannot be determined', () => {

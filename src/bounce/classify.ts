@@ -58,7 +58,7 @@ export function classifyReply(reply: SmtpReply, options: ClassifyOptions = {}): 
   let reason = options.expired ? 'expired' : match(text, status, code, options.extraRules);
   if (reply.command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) reason = 'rejected';
   if (reply.command === 'DATA' && reason === 'userunknown' && !/^5\.1\.[13]$/.test(status ?? '')) reason = 'filtered';
-  if (!reason && reply.command === 'CONN' && (code ?? 0) >= 500) reason = 'blocked';
+  if (!reason && (reply.command === 'CONN' || reply.command === 'EHLO') && (code ?? 0) >= 500) reason = 'blocked';
   if (!reason) reason = fallback(status, code);
   return result(reason, status, code, text, true);
 }
@@ -73,6 +73,7 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   if (r.action === 'delivered' || r.action === 'relayed' || r.action === 'expanded' || status?.startsWith('2.')) return result('delivered', status, code, diagnostic, true);
   let reason: Reason | null = null;
   if (options.expired) reason = 'expired';
+  if (bounce.carrierFiltered) reason = 'filtered';
   // a local mailer program's exit (Diagnostic-Code: X-Unix; 75): what it printed, else what the
   // status code says, else a mailer error
   if (!reason && r.diagnosticType?.startsWith('x-unix')) reason = matchText(diagnostic, options.extraRules) ?? match('', status, null, options.extraRules) ?? 'mailererror';
@@ -80,12 +81,16 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic && (!diagnostic || bounce.recipients.length === 1)) reason = matchText(bounce.text, options.extraRules);
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
-  const command = smtpCommand(`${diagnostic}\n${nearby(bounce.text, r.recipient)}`);
+  const command = smtpCommand(diagnostic) ?? smtpCommand(nearby(bounce.text, r.recipient));
   // "does not exist" answered to MAIL FROM is about our sender address
   if (command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) reason = 'rejected';
   if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '') && !/^[45]\.1\.[13]$/.test(findStatus(diagnostic) ?? '')) {
-    if (command === 'DATA' || (command === null && /user unknown|unknown user/i.test(diagnostic))) reason = 'filtered';
+    // with no command named, a bare generic "no such user" (no x.1.x status) may as well be the
+    // recipient's filter speaking: Sisimai counts it filtered; MTA-specific directory texts stay userunknown
+    if (command === 'DATA' || (command === null && !/^[45]\.1\./.test(status ?? '') && GENERIC_UNKNOWN.test(diagnostic))) reason = 'filtered';
   }
+  // refused when we greeted it (EHLO/HELO), with nothing more specific: our host or IP is refused
+  if (!reason && command === 'EHLO') reason = 'blocked';
   if (r.action === 'expired') reason = 'expired';
   // Google Groups refuses posts it does not accept from this sender, in the sender's language
   if (/@googlegroups\.com$/i.test(r.recipient ?? '') && bounce.kind === 'bounce' && (!reason || reason === 'userunknown' || reason === 'filtered')) reason = 'rejected';
@@ -98,9 +103,12 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   return result(reason, status, code, diagnostic || bounce.text.slice(0, 500), r.final);
 }
 
+const GENERIC_UNKNOWN = /user unknown|unknown user|no such user|recipient not found|invalid address|email account that you tried to reach does not exist/i;
+
 /** The SMTP command a failure answered, when the bounce says so. */
-export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'CONN' | 'LOCAL' | null {
+export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'EHLO' | 'LOCAL' | null {
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
+  if (/(?:after|in reply to|>>>) (?:EHLO|HELO)\b|\b(?:EHLO|HELO) command/i.test(text)) return 'EHLO';
   if (/\bRCPT\b|does not like recipient/i.test(text)) return 'RCPT';
   if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
   // the local delivery agent itself looked the user up: no SMTP command, no content filter

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseBounce } from './dsn.js';
+import { parseBounce, preferStatus } from './dsn.js';
 import { classifyBounce } from './bounce.js';
 
 const corpus = new URL('../../../shared/corpus/bounces/eml/', import.meta.url);
@@ -47,6 +47,28 @@ describe('parseBounce', () => {
     expect((await classifyBounce(sample('lhost-amazonses-10.eml'))).results[0]).toMatchObject({ recipient: 'bounce@simulator.amazonses.com', reason: 'userunknown', hard: true, status: '5.1.1' });
     expect((await classifyBounce(sample('lhost-amazonses-11.eml'))).results[0]).toMatchObject({ reason: 'feedback' });
     expect((await classifyBounce(sample('lhost-amazonses-12.eml'))).results[0]).toMatchObject({ reason: 'delivered', hard: false });
+  });
+
+  it('the status that says more: the diagnostic\'s code over a generic Status: field', () => {
+    expect(preferStatus('5.0.0', '5.7.1', 550)).toBe('5.7.1');
+    expect(preferStatus('5.1.1', '5.0.0', 550)).toBe('5.1.1');
+    expect(preferStatus('4.4.7', '4.4.1', 451)).toBe('4.4.1');
+    expect(preferStatus('5.2.2', '4.2.2', 552)).toBe('5.2.2');
+    expect(preferStatus(null, '5.1.1', null)).toBe('5.1.1');
+  });
+
+  it('a mailer program\'s exit (X-Unix) is a mailer error unless its status says more', async () => {
+    expect((await classifyBounce(sample('lhost-postfix-43.eml'))).results[0]).toMatchObject({ reason: 'mailererror', hard: false });
+    expect((await classifyBounce(sample('lhost-sendmail-13.eml'))).results[0]).toMatchObject({ reason: 'systemerror' });
+  });
+
+  it('reads the verdict heading an address list, a carrier\'s filter sign, a transcript\'s reply', async () => {
+    // "The user(s) account is disabled." above "<a@ezweb.ne.jp>: 550 user unknown"
+    expect((await classifyBounce(sample('lhost-ezweb-02.eml'))).results[0]).toMatchObject({ reason: 'suspend', hard: false });
+    // X-SPASIGN: NG: au's spam filter refused it
+    expect((await classifyBounce(sample('lhost-ezweb-01.eml'))).results[0]).toMatchObject({ reason: 'filtered', hard: false });
+    // sendmail: "<<< 550 Insecure Mail Relay" comes before "554 <a@b>... Remote protocol error"
+    expect((await classifyBounce(sample('lhost-v5sendmail-06.eml'))).results[0]).toMatchObject({ reason: 'norelaying' });
   });
 
   it('never throws on broken input and stays bounded', async () => {

@@ -41,6 +41,8 @@ export interface ParsedBounce {
   text: string;
   /** ARF Feedback-Type when kind is feedback */
   feedbackType?: string;
+  /** the carrier's spam filter refused the message (au/EZweb "X-SPASIGN: NG" on the bounce) */
+  carrierFiltered?: boolean;
   /** set when MIME parsing failed and only raw text was read */
   parseError?: string;
 }
@@ -74,7 +76,8 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   const from = mail?.from?.value?.[0]?.address || headerField(headerText, 'from') || '';
   const attachments = (mail?.attachments ?? []).slice(0, maxParts);
   const bodyText = cleanText(mail ? mail.text ?? htmlToText(typeof mail.html === 'string' ? mail.html : '') : rawText.slice(headerText.length));
-  const base = { subject, from, ...(parseError ? { parseError } : {}) };
+  const carrierFiltered = /^NG\b/i.test(headerField(headerText, 'x-spasign') ?? '');
+  const base = { subject, from, ...(parseError ? { parseError } : {}), ...(carrierFiltered ? { carrierFiltered } : {}) };
 
   // Amazon SES notifications (JSON, often inside an SNS envelope) mailed instead of DSNs
   const ses = /"notificationType"|\\"notificationType\\"/.test(bodyText) ? sesNotification(bodyText) : null;
@@ -109,7 +112,7 @@ export async function parseBounce(raw: Buffer, limits: ParseLimits = {}): Promis
   }
   if (recipients.length > 0) {
     for (const r of recipients) {
-      if (!r.diagnostic) r.diagnostic = nearText(explanation, r.recipient) ?? '';
+      if (!r.diagnostic) r.diagnostic = withHeading(explanation, r.recipient, nearText(explanation, r.recipient));
       if (!r.recipient) r.recipient = firstAddress(explanation, [from]);
     }
     return { ...base, kind: 'dsn', recipients, text: explanation };
@@ -383,7 +386,7 @@ function textBounce(text: string, exclude: string[]): BounceRecipient[] {
 }
 
 function hasDiagnostic(text: string): boolean {
-  return /\b[45]\d\d\b|\b[45]\.\d+\.\d+|unknown|not exist|no such|full|quota|reject|denied|refused|invalid|disabled|expired|blocked/i.test(text);
+  return /\b[45]\d\d\b|\b[45]\.\d+\.\d+|unknown|not exist|no such|not (?:be )?(?:recogni[sz]ed|found)|full|quota|reject|denied|refused|invalid|disabled|expired|blocked/i.test(text);
 }
 
 function textRecipient(recipient: string | null, diagnostic: string): BounceRecipient {
@@ -408,6 +411,20 @@ function nearText(text: string, address: string | null): string | null {
   // stop where the next recipient's paragraph starts
   const next = new RegExp(`\\n[ \\t]*<?(?!${escape(address)})${ADDR.source}`, 'i').exec(chunk);
   return (next ? chunk.slice(0, next.index) : chunk).trim();
+}
+
+/**
+ * A DSN without a Diagnostic-Code: the human-readable part's line about the address, with the short
+ * statement heading the address list when there is one ("The user(s) account is disabled.", then
+ * "<a@b>: 550 user unknown ...": the heading is the receiving system's verdict).
+ */
+function withHeading(text: string, address: string | null, near: string | null): string {
+  if (!near || !address) return near ?? '';
+  const i = text.toLowerCase().indexOf(address.toLowerCase());
+  const before = text.slice(0, text.lastIndexOf('\n', i) + 1).replace(/\s+$/, '');
+  const paragraph = before.slice(before.lastIndexOf('\n\n') + 2).trim();
+  if (!paragraph || paragraph.length > 160 || paragraph.split('\n').length > 2 || ADDR.test(paragraph)) return near;
+  return `${paragraph}\n${near}`;
 }
 
 function escape(s: string): string {
