@@ -16,6 +16,7 @@ import { registerConfig } from './cli/config.js';
 import { registerSink } from './cli/sink.js';
 import { registerDomain } from './cli/domain.js';
 import { registerBounce } from './cli/bounce.js';
+import { registerSuppress } from './cli/suppress.js';
 
 const program = new Command('sokutatsu')
   .description('Sokutatsu: SMTP relay / MTA appliance — submission, durable queue, delivery with retries')
@@ -28,6 +29,7 @@ registerUser(program);
 registerToken(program);
 registerDomain(program);
 registerBounce(program);
+registerSuppress(program);
 registerQueue(program);
 registerConfig(program);
 registerSink(program);

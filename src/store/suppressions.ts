@@ -56,7 +56,28 @@ if ARGV[3] ~= '' then table.insert(kept, cjson.decode(ARGV[3])) end
 if #kept == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(kept)) end
 return dropped`;
 
+/**
+ * REPLACE_ENTRY for many entries in one call: ARGV is (address, scope, entry JSON) triples; returns
+ * per entry how many it dropped. Same semantics, one round trip and one script run per batch.
+ */
+const REPLACE_ENTRIES = `
+local out = {}
+for i = 1, #ARGV, 3 do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  local kept, dropped = {}, 0
+  if raw then
+    for _, e in ipairs(cjson.decode(raw)) do
+      if e['scope'] == ARGV[i + 1] then dropped = dropped + 1 else table.insert(kept, e) end
+    end
+  end
+  table.insert(kept, cjson.decode(ARGV[i + 2]))
+  redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(kept))
+  table.insert(out, dropped)
+end
+return out`;
+
 interface SuppressionCommands {
+  replaceSuppressions(key: string, ...args: string[]): Promise<number[]>;
   noteSoftBounce(key: string, now: number, ttl: number): Promise<[number, number]>;
   replaceSuppression(key: string, address: string, scope: string, entry: string): Promise<number>;
 }
@@ -67,6 +88,7 @@ export class SuppressionList {
   constructor(redis: Redis, private readonly keys: Keys) {
     redis.defineCommand('noteSoftBounce', { numberOfKeys: 1, lua: NOTE_SOFT_BOUNCE });
     redis.defineCommand('replaceSuppression', { numberOfKeys: 1, lua: REPLACE_ENTRY });
+    redis.defineCommand('replaceSuppressions', { numberOfKeys: 1, lua: REPLACE_ENTRIES });
     this.redis = redis as Redis & SuppressionCommands;
   }
 
@@ -101,6 +123,45 @@ export class SuppressionList {
       cursor = next;
       for (let i = 1; i < fields.length; i += 2) for (const e of JSON.parse(fields[i]!) as SuppressionEntry[]) yield e;
     } while (cursor !== '0');
+  }
+
+  /**
+   * One page of the list for an API: entries of about `limit` addresses from HSCAN `cursor`
+   * ('0' to start), those of `scope` only when given; `next` is '0' at the end. HSCAN's COUNT is a
+   * hint, so a page can hold a few more or fewer (small lists come whole).
+   */
+  async page(cursor: string, limit: number, scope?: string): Promise<{ entries: SuppressionEntry[]; next: string }> {
+    const entries: SuppressionEntry[] = [];
+    const wanted = scope?.toLowerCase();
+    let addresses = 0;
+    do {
+      const [next, fields] = await this.redis.hscan(this.keys.suppressions, cursor, 'COUNT', Math.max(10, limit - addresses));
+      cursor = next;
+      for (let i = 1; i < fields.length; i += 2) {
+        addresses++;
+        for (const e of JSON.parse(fields[i]!) as SuppressionEntry[]) if (wanted === undefined || e.scope === wanted) entries.push(e);
+      }
+    } while (cursor !== '0' && addresses < limit);
+    return { entries, next: cursor };
+  }
+
+  /**
+   * Adds (or replaces) many entries: one script run per 500 entries, the same replacement as `add`
+   * for each (an entry in the batch replaces an earlier one of its address and scope). Returns, per
+   * entry, whether it replaced an existing one.
+   */
+  async addMany(entries: Array<Omit<SuppressionEntry, 'createdAt'> & { createdAt?: string }>): Promise<boolean[]> {
+    const now = new Date().toISOString();
+    const replaced: boolean[] = [];
+    for (let i = 0; i < entries.length; i += 500) {
+      const args: string[] = [];
+      for (const entry of entries.slice(i, i + 500)) {
+        const full: SuppressionEntry = { ...entry, address: entry.address.toLowerCase(), scope: entry.scope.toLowerCase(), createdAt: entry.createdAt ?? now };
+        args.push(full.address, full.scope, JSON.stringify(full));
+      }
+      for (const dropped of await this.redis.replaceSuppressions(this.keys.suppressions, ...args)) replaced.push(dropped > 0);
+    }
+    return replaced;
   }
 
   async count(): Promise<number> {
