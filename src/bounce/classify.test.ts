@@ -36,6 +36,22 @@ describe('classifyReply (synchronous SMTP failures)', () => {
     [554, null, 'Message rejected: Email address is not verified.', 'norelaying', false],
     [554, null, 'Too many hops', 'networkerror', false],
     [550, null, 'unable to connect to remote server: Operation timed\nout\nI\'m not going to try again; this message has been in the queue too long.', 'expired', false],
+    // known MTA wordings
+    [550, null, 'Sorry, your envelope recipient is in my badrcptto list', 'userunknown', true],
+    [550, null, 'Utilisateur inconnu !', 'userunknown', true],
+    [553, null, 'sorry, that domain isn\'t in my list of allowed rcpthosts', 'norelaying', false],
+    [550, null, 'Your message has been rejected because the sender is in my black list', 'rejected', false],
+    [554, null, 'Sorry, your remotehost looks suspiciously like spammer', 'blocked', false],
+    [550, null, 'Recipient is only accepting mail from specific email addresses', 'filtered', false],
+    [550, null, 'Boite du destinataire archivee. Archived recipient.', 'suspend', false],
+    [452, null, 'Mailbox would exceed maximum allowed storage', 'mailboxfull', false],
+    [421, null, 'Service not available, closing transmission channel', 'blocked', false],
+    [554, '5.7.1', 'Message rejected because of unacceptable content', 'spamdetected', false],
+    [552, null, 'Message too large', 'exceedlimit', false],
+    [552, '5.3.4', 'Message too large', 'mesgtoobig', false],
+    [550, '5.7.13', 'Account disabled', 'suspend', false],
+    [554, '5.7.9', 'Authentication mechanism is too weak', 'securityerror', false],
+    [501, null, 'Bad address', 'syntaxerror', false],
   ];
   it.each(cases)('%i %s %s → %s (hard %s)', (code, enhancedCode, text, reason, hard) => {
     const c = classifyReply({ code, enhancedCode, text });
