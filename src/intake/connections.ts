@@ -43,6 +43,17 @@ export function keepOwnEnhancedCodes(connection: ConnectionHandle): void {
   connection.send = (code, text, context) => send(code, text, typeof text === 'string' && OWN_ENHANCED_CODE.test(text) ? false : context);
 }
 
+/**
+ * Port 25 relays for nobody, whatever the address looks like: a recipient smtp-server cannot
+ * parse (quoted local parts, `a@b@c`, a bare bang path or local part — relay probes) gets the
+ * same 550 5.7.1 as every other foreign recipient instead of the library's 501 syntax reply.
+ * `MAILBOX_SYNTAX_ERROR` is the context smtp-server gives only that RCPT reply.
+ */
+export function refuseUnparsableRecipients(connection: ConnectionHandle, text: string): void {
+  const send = connection.send.bind(connection);
+  connection.send = (code, data, context) => (context === 'MAILBOX_SYNTAX_ERROR' ? send(550, text, false) : send(code, data, context));
+}
+
 /** Connections with no mail transaction in progress (used to drain on shutdown). */
 export function idleConnections(server: SMTPServer): ConnectionHandle[] {
   return [...connections(server)].filter((c) => !c.session?.envelope?.mailFrom);

@@ -20,7 +20,7 @@ import { domainAllowed, mailboxDomain } from './users.js';
 import { networkList, normalizeIp } from './networks.js';
 import { prepareMessage } from './prepare.js';
 import { smtpError, type SmtpReplyError } from './reply.js';
-import { closeConnection, findConnection, keepOwnEnhancedCodes } from './connections.js';
+import { closeConnection, findConnection, keepOwnEnhancedCodes, refuseUnparsableRecipients } from './connections.js';
 import { withDeadline } from '../deadline.js';
 import type { DomainStore } from '../domains/domain-store.js';
 import { domainOf } from '../mime/address.js';
@@ -80,6 +80,7 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
     onConnect(session, callback) {
       const connection = findConnection(server, session.id);
       if (connection) keepOwnEnhancedCodes(connection);
+      if (connection && role === 'inbound') refuseUnparsableRecipients(connection, `5.7.1 Relay access denied: ${config.hostname} does not accept mail for that address here`);
       const ip = normalizeIp(session.remoteAddress);
       const open = (deps.connectionsPerIp.get(ip) ?? 0) + 1;
       deps.connectionsPerIp.set(ip, open);
