@@ -132,7 +132,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   // In a cluster the primary runs the re-check and the HTTP API.
   const recheck = options.clusterWorker ? null : startDomainRecheck({ service: domainService, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   if (config.http.enabled && !options.clusterWorker) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, config }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }

@@ -22,13 +22,41 @@ import { createDeliveryQueue } from './queue/delivery-queue.js';
 import { createMessageStore } from './store/messages.js';
 import { createTokenStore } from './http/tokens.js';
 import { createHttpApp } from './http/app.js';
+import { SuppressionList } from './store/suppressions.js';
 import { createResolver } from './dns.js';
 import { openDomains } from './domains/domain-service.js';
 import { startDomainRecheck } from './domains/recheck.js';
 import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
+import { collectWhenIdle } from './idle-gc.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
+
+/**
+ * Node flags for the worker processes, which do all SMTP intake and delivery (the primary only
+ * supervises, serves HTTP and owns Redis). Measured with `npm run bench -- --queued 100000`
+ * (README, Performance):
+ *
+ * - `--max-old-space-size=1024`: node sizes V8's heap limit from the machine's memory (4 GB on
+ *   16 GB and more), and under such a limit V8 lets the heap grow to ~4× its live data before a
+ *   full collection. A worker's live heap is ~35 MB, but intake promotes ~20 MB/s of objects
+ *   that live a little while (messages waiting for Redis's fsync): the heap stood at ~160 MB per
+ *   worker under load, and the message Buffers its garbage still referenced (freed only by those
+ *   collections) grew the C heap alongside. Under a 1 GB limit V8 grows by ~1.6× (~85 MB under
+ *   the same load) at a few more collections of ~10 ms each, and 1 GB still holds 25 deliveries
+ *   of 25 MB messages at once.
+ * - `--expose-gc`: one collection when a worker falls quiet after work (idle-gc.ts).
+ *
+ * A flag the operator gives (NODE_OPTIONS, or node's own command line) is left as given.
+ */
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=1024', '--expose-gc'];
+
+/** The node arguments of a worker: the primary's, plus those of WORKER_NODE_FLAGS not given already. */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const name = (arg: string) => arg.split('=')[0]!.replace(/_/g, '-');
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(name));
+  return [...execArgv, ...WORKER_NODE_FLAGS.filter((flag) => !given.has(name(flag)))];
+}
 
 export function processCount(config: Config): number {
   return config.processes === 'auto' ? availableParallelism() : config.processes;
@@ -52,6 +80,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   await loadTls(config, log);
 
   let stopping = false;
+  cluster.setupPrimary({ execArgv: workerExecArgv() });
   const spawn = (): Promise<Worker> => forkWorker(target, log);
   const workers = await Promise.all(Array.from({ length: count }, spawn)).catch(async (err: Error) => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
@@ -75,7 +104,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const { service: domains } = openDomains(redis, keys, config, createResolver(config.dns), log);
   const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, config }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, suppressions: new SuppressionList(redis, keys), config }).fetch, config.http.host, config.http.port)
     : null;
 
   return {
@@ -125,6 +154,13 @@ export async function runWorker(config: Config, log: Logger): Promise<App> {
   // Constructing one installs prom-client's listener that answers the primary's metrics requests.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([app.metrics.registry]);
+  const stopIdleGc = collectWhenIdle();
   process.send?.({ sokutatsu: 'ready' });
-  return app;
+  return {
+    ...app,
+    stop() {
+      stopIdleGc();
+      return app.stop();
+    },
+  };
 }

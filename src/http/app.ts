@@ -13,6 +13,8 @@ import { messageView } from './message-view.js';
 import type { DomainService } from '../domains/domain-service.js';
 import { domainRoutes } from './domains.js';
 import { siteRoutes } from './sites.js';
+import { suppressionRoutes } from './suppressions.js';
+import type { SuppressionList } from '../store/suppressions.js';
 import type { SiteThrottle } from '../delivery/throttle.js';
 import type { DeliveryQueue } from '../queue/delivery-queue.js';
 import type { Config } from '../config/schema.js';
@@ -26,6 +28,7 @@ export interface HttpDeps {
   domains: DomainService;
   throttle: SiteThrottle;
   queue: DeliveryQueue;
+  suppressions: SuppressionList;
   config: Config;
 }
 
@@ -61,6 +64,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   });
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
+  api.route('/suppressions', suppressionRoutes(deps.suppressions));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.
   app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));

@@ -3,6 +3,7 @@
  * of each error the services raise.
  */
 import { DomainError } from '../domains/domain-service.js';
+import { SuppressionInputError } from '../store/suppression-input.js';
 
 export function apiError(code: string, message: string) {
   return { error: { code, message } };
@@ -13,5 +14,6 @@ const DOMAIN_STATUS = { invalid: 400, not_found: 404, exists: 409, conflict: 409
 /** A service error a client can act on, as status + body; null for anything else (a 500). */
 export function knownError(err: unknown): { status: 400 | 404 | 409; body: ReturnType<typeof apiError> } | null {
   if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.code], body: apiError(err.code, err.message) };
+  if (err instanceof SuppressionInputError) return { status: 400, body: apiError('invalid', err.message) };
   return null;
 }
