@@ -89,6 +89,12 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
     // recipient's filter speaking: Sisimai counts it filtered; MTA-specific directory texts stay userunknown
     if (command === 'DATA' || (command === null && !/^[45]\.1\./.test(status ?? '') && GENERIC_UNKNOWN.test(diagnostic))) reason = 'filtered';
   }
+  // au/KDDI (ezweb.ne.jp, au.com) says which it is: "550 : User unknown" is the recipient's filter,
+  // "550 <a@b>: User unknown" an address that does not exist, whatever command it answered
+  if ((reason === 'userunknown' || reason === 'filtered') && KDDI.test(`${r.recipient ?? ''} ${r.remoteMta ?? ''}`)) {
+    if (/\b550 : user unknown/i.test(diagnostic)) reason = 'filtered';
+    else if (/>: user unknown/i.test(diagnostic)) reason = 'userunknown';
+  }
   // refused when we greeted it (EHLO/HELO), with nothing more specific: our host or IP is refused
   if (!reason && command === 'EHLO') reason = 'blocked';
   if (r.action === 'expired') reason = 'expired';
@@ -103,6 +109,7 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   return result(reason, status, code, diagnostic || bounce.text.slice(0, 500), r.final);
 }
 
+const KDDI = /(?:[@.]|^)(?:ezweb\.ne\.jp|au\.com)\b/i;
 const GENERIC_UNKNOWN = /user unknown|unknown user|no such user|recipient not found|invalid address|email account that you tried to reach does not exist/i;
 
 /** The SMTP command a failure answered, when the bounce says so. */
