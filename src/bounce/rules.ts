@@ -147,6 +147,13 @@ export const RULES: readonly Rule[] = [
   { reason: 'notcompliantrfc', pattern: p(String.raw`rfcmessagenoncompliant|not rfc 5322 compliant`), why: 'the message violates RFC 5322' },
   { reason: 'contenterror', pattern: p(String.raw`header size exceeds maximum|header size, or recipient list, exceeds|mime complexity|too many received: headers|improperly-formatted binary content|unnecessary base64 encoding`), why: 'the message\'s headers/MIME structure refused' },
   { reason: 'mailboxfull', pattern: p(String.raw`mailbox size limit|exceeding receiving limits|destinataire pleine|full mailbox|mailbox exceeds allowed size|would exceed (?:the )?maximum allowed storage|exceeded storage allocation|no space left on device|(?:not sufficient|not enough) disk space|too much mail data|too many messages on the server|space has been used up`), why: 'the recipient\'s mailbox/storage is full' },
+  // OpenSMTPD (mta.c, queue.c), Courier (esmtpclient.c), HCL Domino
+  { reason: 'securityerror', pattern: p(String.raw`could not retrieve credentials`), why: 'OpenSMTPD: no credentials for the relay' },
+  { reason: 'networkerror', pattern: p(String.raw`address family mismatch on destination mxs|all routes to destination blocked|bad dns lookup error code|could not retrieve source address|network error on destination mxs|no valid route to (?:remote mx|destination)|temporary failure in mx lookup|\bdns lookup failed\b`), why: 'OpenSMTPD/Courier: no usable route or DNS answer' },
+  { reason: 'notaccept', pattern: p(String.raw`destination seem to reject all mails|no mx found for (?:domain|destination)`), why: 'OpenSMTPD: the destination takes no mail' },
+  { reason: 'systemerror', pattern: p(String.raw`this domain's dns violates rfc 1035|several matches found in domino directory`), why: 'Courier/Domino: broken DNS or directory on the receiving side' },
+  { reason: 'filtered', pattern: p(String.raw`cannot route mail to user`), why: 'Domino: the user does not take this mail' },
+  { reason: 'userunknown', pattern: p(String.raw`not listed in public name & address book|no se encuentra en el directorio de domino|non r\S*pertori\S* dans l'annuaire domino|domino ディレクトリには見つかりません`), why: 'Domino: not in the directory (several languages)' },
   // Exim's own messages (deliver.c, routers, transports, parser.c)
   { reason: 'contenterror', pattern: p(String.raw`too many "?received"? headers`), why: 'Exim: too many Received: headers (suspected loop) - the header count refused' },
   { reason: 'hostunknown', pattern: p(String.raw`all host address lookups failed permanently|all relevant mx records point to non-existent hosts`), why: 'Exim: the recipient domain\'s hosts do not exist' },
