@@ -107,7 +107,7 @@ export function registerSuppress(program: Command): void {
     .action(async (file: string, opts: Opts, command: Command) => {
       const scope = usage(() => checkScope(opts.domain));
       const input = createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
-      const opened = await Promise.race([once(input, 'open').then(() => null), once(input, 'error').then(([err]) => err as NodeJS.ErrnoException)]);
+      const opened = await once(input, 'open').then(() => null, (err: NodeJS.ErrnoException) => err);
       if (opened) throw new Error(`cannot read ${file}: ${opened.code === 'ENOENT' ? 'no such file' : opened.message}`);
       const summary = { rows: 0, imported: 0, replaced: 0, bad: 0, dryRun: Boolean(opts.dryRun) };
       const run = async (list: SuppressionList | null) => {
@@ -153,7 +153,7 @@ export function registerSuppress(program: Command): void {
     .action(async (file: string | undefined, _opts: Opts, command: Command) => {
       const out: Writable = file ? createWriteStream(file) : process.stdout;
       if (file) {
-        const err = await Promise.race([once(out, 'open').then(() => null), once(out, 'error').then(([e]) => e as Error)]);
+        const err = await once(out, 'open').then(() => null, (e: Error) => e);
         if (err) throw new Error(`cannot write ${file}: ${err.message}`);
       }
       const n = await withList(command, async (list) => {
