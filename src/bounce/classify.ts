@@ -14,7 +14,7 @@
  * hostunknown, hasmoved, and notaccept with a 5xx), permanent/temporary, the operators' group and
  * label, the status code and the diagnostic text.
  */
-import { RULES, type Reason, type Rule } from './rules.js';
+import { REASONS, RULES, type Reason, type Rule } from './rules.js';
 import { replyCode as findReplyCode, statusCode as findStatus, type BounceRecipient, type ParsedBounce } from './dsn.js';
 
 export type Group = 'permanent' | 'temporary' | 'unknown';
@@ -74,6 +74,8 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   let reason: Reason | null = null;
   if (options.expired) reason = 'expired';
   if (bounce.carrierFiltered) reason = 'filtered';
+  // the reporting system's own stated verdict (Amazon SES bounce subtypes)
+  if (!reason && r.statedReason && (REASONS as readonly string[]).includes(r.statedReason)) reason = r.statedReason as Reason;
   // a local mailer program's exit (Diagnostic-Code: X-Unix; 75): what it printed, else what the
   // status code says, else a mailer error
   if (!reason && r.diagnosticType?.startsWith('x-unix')) reason = matchText(diagnostic, options.extraRules) ?? match('', status, null, options.extraRules) ?? 'mailererror';

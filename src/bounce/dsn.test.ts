@@ -71,6 +71,12 @@ describe('parseBounce', () => {
     expect((await classifyBounce(sample('lhost-v5sendmail-06.eml'))).results[0]).toMatchObject({ reason: 'norelaying' });
   });
 
+  it('an Amazon SES bounce subtype is SES\'s own verdict', async () => {
+    const json = JSON.stringify({ notificationType: 'Bounce', bounce: { bounceType: 'Transient', bounceSubType: 'MailboxFull', bouncedRecipients: [{ emailAddress: 'a@example.com', action: 'failed', status: '5.0.0', diagnosticCode: 'smtp; 550 5.0.0 rejected' }] } });
+    const { results } = await classifyBounce(Buffer.from(`Subject: AWS Notification Message\nContent-Type: text/plain\n\n${json}\n`));
+    expect(results[0]).toMatchObject({ recipient: 'a@example.com', reason: 'mailboxfull', hard: false });
+  });
+
   it('never throws on broken input and stays bounded', async () => {
     const broken = Buffer.from('Content-Type: multipart/report; boundary="x"\n\n--x\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\n--x');
     const parsed = await parseBounce(broken);

@@ -26,6 +26,8 @@ export interface BounceRecipient {
   /** Diagnostic-Code text (type prefix removed) or the bounce's explanatory text */
   diagnostic: string;
   remoteMta: string | null;
+  /** a reason the reporting system states itself (Amazon SES bounceSubType MailboxFull → mailboxfull) */
+  statedReason?: string;
   /** the Diagnostic-Code's type ("smtp", "x-unix", ...) lower-cased, when given */
   diagnosticType?: string;
   /** false for Action: delayed (the sender keeps trying): record it, do not act on it */
@@ -156,7 +158,9 @@ function sesNotification(text: string): Pick<ParsedBounce, 'kind' | 'recipients'
     return null;
   }
   const type = String(data.notificationType ?? '');
-  const bounce = (data.bounce ?? {}) as { bouncedRecipients?: SesRecipient[]; bounceType?: string };
+  const bounce = (data.bounce ?? {}) as { bouncedRecipients?: SesRecipient[]; bounceType?: string; bounceSubType?: string };
+  // SES's own verdict (docs.aws.amazon.com/ses/latest/dg/notification-contents.html#bounce-types)
+  const statedReason = ({ MailboxFull: 'mailboxfull', MessageTooLarge: 'mesgtoobig', ContentRejected: 'contenterror', AttachmentRejected: 'securityerror' } as Record<string, string>)[bounce.bounceSubType ?? ''];
   const complaint = (data.complaint ?? {}) as { complainedRecipients?: SesRecipient[] };
   const delivery = (data.delivery ?? {}) as { recipients?: string[]; smtpResponse?: string };
   if (type === 'Bounce') {
@@ -165,7 +169,7 @@ function sesNotification(text: string): Pick<ParsedBounce, 'kind' | 'recipients'
       recipients: (bounce.bouncedRecipients ?? []).slice(0, 50).map((r) => {
         const diagnostic = stripType(r.diagnosticCode ?? '');
         const action = r.action?.toLowerCase() ?? (bounce.bounceType === 'Transient' ? 'delayed' : 'failed');
-        return { recipient: r.emailAddress ?? null, action, status: statusCode(r.status ?? '') ?? statusCode(diagnostic), replyCode: replyCode(diagnostic), diagnostic, remoteMta: null, final: action !== 'delayed' };
+        return { recipient: r.emailAddress ?? null, action, status: statusCode(r.status ?? '') ?? statusCode(diagnostic), replyCode: replyCode(diagnostic), diagnostic, remoteMta: null, final: action !== 'delayed', ...(statedReason ? { statedReason } : {}) };
       }),
     };
   }

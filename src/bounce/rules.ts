@@ -147,6 +147,12 @@ export const RULES: readonly Rule[] = [
   { reason: 'notcompliantrfc', pattern: p(String.raw`rfcmessagenoncompliant|not rfc 5322 compliant`), why: 'the message violates RFC 5322' },
   { reason: 'contenterror', pattern: p(String.raw`header size exceeds maximum|header size, or recipient list, exceeds|mime complexity|too many received: headers|improperly-formatted binary content|unnecessary base64 encoding`), why: 'the message\'s headers/MIME structure refused' },
   { reason: 'mailboxfull', pattern: p(String.raw`mailbox size limit|exceeding receiving limits|destinataire pleine|full mailbox|mailbox exceeds allowed size|would exceed (?:the )?maximum allowed storage|exceeded storage allocation|no space left on device|(?:not sufficient|not enough) disk space|too much mail data|too many messages on the server|space has been used up`), why: 'the recipient\'s mailbox/storage is full' },
+  // BIGLOBE, au/KDDI, Ipswitch IMail, Oracle Messaging Server
+  { reason: 'filtered', pattern: p(String.raw`mail delivery failed\.\.\. user unknown`), why: 'BIGLOBE: the recipient\'s filter ("User unknown" after delivery failed)' },
+  { reason: 'mailboxfull', pattern: p(String.raw`number of messages in recipient's mailbox exceeded|as their mailbox is full|user mailbox exceeds allowed size`), why: 'BIGLOBE/KDDI/IMail: mailbox full' },
+  { reason: 'norelaying', pattern: p(String.raw`due to the following smtp relay error`), why: 'KDDI: relay refused' },
+  { reason: 'hostunknown', pattern: p(String.raw`as the remote domain doesn'?t exist|illegal host/domain name found`), why: 'KDDI/Messaging Server: the domain does not exist' },
+  { reason: 'expired', pattern: p(String.raw`delivery failed \d+ attempts`), why: 'IMail: gave up after its attempts' },
   // OpenSMTPD (mta.c, queue.c), Courier (esmtpclient.c), HCL Domino
   { reason: 'securityerror', pattern: p(String.raw`could not retrieve credentials`), why: 'OpenSMTPD: no credentials for the relay' },
   { reason: 'networkerror', pattern: p(String.raw`address family mismatch on destination mxs|all routes to destination blocked|bad dns lookup error code|could not retrieve source address|network error on destination mxs|no valid route to (?:remote mx|destination)|temporary failure in mx lookup|\bdns lookup failed\b`), why: 'OpenSMTPD/Courier: no usable route or DNS answer' },
