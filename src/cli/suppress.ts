@@ -39,7 +39,7 @@ export function registerSuppress(program: Command): void {
     .action(async (opts: Opts, command: Command) => {
       if (opts.domain && opts.global) throw new UsageError('--domain and --global exclude each other');
       const scope = opts.global ? GLOBAL : opts.domain ? usage(() => checkScope(opts.domain)) : undefined;
-      await withList(command, async (list) => {
+      await untilReaderCloses(withList(command, async (list) => {
         const out = process.stdout;
         let n = 0;
         const byState: Record<string, number> = {};
@@ -57,7 +57,7 @@ export function registerSuppress(program: Command): void {
         if (opts.json) return write(out, n ? '\n]\n' : ']\n');
         const states = SUPPRESSION_STATES.map((s) => `${byState[s] ?? 0} ${s}`).join(', ');
         await write(out, `${n} ${n === 1 ? 'entry' : 'entries'}${scope === undefined ? ` (${byScope.global} for every sender, ${byScope.domain} for one sending domain)` : ` for ${scope === GLOBAL ? 'every sender' : scope}`}: ${states}\n`);
-      });
+      }));
     });
 
   suppress
@@ -156,7 +156,7 @@ export function registerSuppress(program: Command): void {
         const err = await once(out, 'open').then(() => null, (e: Error) => e);
         if (err) throw new Error(`cannot write ${file}: ${err.message}`);
       }
-      const n = await withList(command, async (list) => {
+      const n = await untilReaderCloses(withList(command, async (list) => {
         let count = 0;
         await write(out, csvHeader());
         for await (const e of list.all()) {
@@ -164,7 +164,7 @@ export function registerSuppress(program: Command): void {
           count++;
         }
         return count;
-      });
+      }));
       if (file) {
         out.end();
         await once(out, 'finish');
@@ -183,6 +183,16 @@ function usage<T>(check: () => T): T {
     return check();
   } catch (err) {
     if (err instanceof SuppressionInputError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `list | head`: the reader has gone; that ends the output, it is not a failure (Redis is closed by then). */
+async function untilReaderCloses<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return undefined;
     throw err;
   }
 }
