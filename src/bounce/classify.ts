@@ -80,10 +80,12 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
   // status code says, else a mailer error
   if (!reason && r.diagnosticType?.startsWith('x-unix')) reason = matchText(diagnostic, options.extraRules) ?? match('', status, null, options.extraRules) ?? 'mailererror';
   if (!reason) reason = match(diagnostic, status, code, options.extraRules);
+  const command = smtpCommand(diagnostic) ?? smtpCommand(nearby(bounce.text, r.recipient)) ?? (bounce.recipients.length === 1 ? smtpCommand(bounce.text.slice(0, 3000)) : null);
+  // refused when we connected or greeted it (no command of ours answered), with nothing more specific: our host or IP is refused
+  if (!reason && (command === 'CONN' || command === 'EHLO')) reason = 'blocked';
   // a DSN with no diagnostic of its own: the explanation around it
   if (!reason && bounce.text && bounce.text !== diagnostic && (!diagnostic || bounce.recipients.length === 1)) reason = matchText(bounce.text, options.extraRules);
   // "user unknown" answered to DATA is a per-recipient content filter (the Japanese carriers' habit)
-  const command = smtpCommand(diagnostic) ?? smtpCommand(nearby(bounce.text, r.recipient));
   // "does not exist" answered to MAIL FROM is about our sender address
   if (command === 'MAIL' && (reason === 'userunknown' || reason === 'hostunknown')) reason = 'rejected';
   if (reason === 'userunknown' && !/^[45]\.1\.[13]$/.test(status ?? '') && !/^[45]\.1\.[13]$/.test(findStatus(diagnostic) ?? '')) {
@@ -97,8 +99,6 @@ export function classifyRecipient(bounce: ParsedBounce, r: BounceRecipient, opti
     if (/\b550 : user unknown/i.test(diagnostic)) reason = 'filtered';
     else if (/>: user unknown/i.test(diagnostic)) reason = 'userunknown';
   }
-  // refused when we greeted it (EHLO/HELO), with nothing more specific: our host or IP is refused
-  if (!reason && command === 'EHLO') reason = 'blocked';
   if (r.action === 'expired') reason = 'expired';
   // Google Groups refuses posts it does not accept from this sender, in the sender's language
   if (/@googlegroups\.com$/i.test(r.recipient ?? '') && bounce.kind === 'bounce' && (!reason || reason === 'userunknown' || reason === 'filtered')) reason = 'rejected';
@@ -115,9 +115,11 @@ const KDDI = /(?:[@.]|^)(?:ezweb\.ne\.jp|au\.com)\b/i;
 const GENERIC_UNKNOWN = /user unknown|unknown user|no such user|recipient not found|invalid address|email account that you tried to reach does not exist/i;
 
 /** The SMTP command a failure answered, when the bounce says so. */
-export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'EHLO' | 'LOCAL' | null {
+export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'EHLO' | 'CONN' | 'LOCAL' | null {
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
   if (/(?:after|in reply to|>>>) (?:EHLO|HELO)\b|\b(?:EHLO|HELO) command/i.test(text)) return 'EHLO';
+  // a sendmail transcript where the server's reply comes before any command of ours: the greeting
+  if (/while talking to [^\n]*:[ \t]*\r?\n<<< [45]\d\d/i.test(text) && !/^>>> /m.test(text)) return 'CONN';
   if (/\bRCPT\b|does not like recipient/i.test(text)) return 'RCPT';
   if (/MAIL FROM|in reply to MAIL|>>> MAIL/i.test(text)) return 'MAIL';
   // the local delivery agent itself looked the user up: no SMTP command, no content filter
