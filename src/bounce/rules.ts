@@ -192,7 +192,7 @@ export const RULES: readonly Rule[] = [
   { reason: 'systemfull', pattern: p(String.raw`mail system full`), why: 'the destination\'s mail system is out of space' },
   { reason: 'notaccept', pattern: p(String.raw`mail receiving disabled|name server: \.: host not found|no route for current request|smtp protocol returned a permanent error`), why: 'the destination accepts no mail' },
   { reason: 'expired', pattern: p(String.raw`delivery attempts will continue|has been delayed|failed to deliver to domain|failing for a long time|not been collected after|message timed out|server did not respond|after multiple retries|within the allowed queue period`), why: 'the sending system gave up after retrying' },
-  { reason: 'securityerror', pattern: p(String.raw`not subscribed to ses|authentication failure|authentication turned on in your email client|executable files are not allowed in compressed files|you don't authenticate|verification failure|authentification (?:invalide|requise)|is a dead domain|not authorized to perform ses:`), why: 'authentication or a security check of the receiver failed' },
+  { reason: 'securityerror', pattern: p(String.raw`not subscribed to ses|(?<!(?:spf|dkim|dmarc|arc) )authentication failure|authentication turned on in your email client|executable files are not allowed in compressed files|you don't authenticate|verification failure|authentification (?:invalide|requise)|is a dead domain|not authorized to perform ses:`), why: 'authentication or a security check of the receiver failed' },
   { reason: 'mailererror', pattern: p(String.raw`bin/maildrop`), why: 'a local delivery program (pipe) failed' },
 
   // ---- diagnostic text: specific meanings that beat any code ----
