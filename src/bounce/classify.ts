@@ -117,6 +117,10 @@ const GENERIC_UNKNOWN = /user unknown|unknown user|no such user|recipient not fo
 /** The SMTP command a failure answered, when the bounce says so. */
 export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'EHLO' | 'CONN' | 'LOCAL' | null {
   if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
+  // Gmail's legacy "(state N)" tells the stage: 13 greeting, 14 RCPT, 15/17/18 DATA
+  if (/\(state 1[578]\)/.test(text)) return 'DATA';
+  if (/\(state 14\)/.test(text)) return 'RCPT';
+  if (/\(state 13\)/.test(text)) return 'EHLO';
   if (/(?:after|in reply to|>>>) (?:EHLO|HELO)\b|\b(?:EHLO|HELO) command/i.test(text)) return 'EHLO';
   // a sendmail transcript where the server's reply comes before any command of ours: the greeting
   if (/while talking to [^\n]*:[ \t]*\r?\n<<< [45]\d\d/i.test(text) && !/^>>> /m.test(text)) return 'CONN';

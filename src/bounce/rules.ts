@@ -78,6 +78,12 @@ export const RULES: readonly Rule[] = [
   { reason: 'notcompliantrfc', pattern: p(String.raw`headers are not rfc compliant|this message is not rfc 5322`), why: 'Yahoo/MessageLabs: not RFC 5322' },
   { reason: 'securityerror', pattern: p(String.raw`turn on smtp authentication in your mail client`), why: 'MessageLabs: authentication required' },
   { reason: 'userunknown', pattern: p(String.raw`recipient mailbox is not allowed`), why: 'MessageLabs: invalid recipient' },
+  // Gmail's own (legacy) bounce texts and "(state N)" codes
+  { reason: 'expired', pattern: p(String.raw`dns error: could not contact dns servers|delivery to the following recipient has been delayed`), why: 'Gmail: DNS unreachable / still retrying' },
+  { reason: 'hostunknown', pattern: p(String.raw`dns error: (?:domain name not found|dns server returned answer with no data)`), why: 'Gmail: the domain does not resolve (temporary: networkerror)' },
+  { reason: 'failedstarttls', pattern: p(String.raw`\(state [69]\)`), why: 'Gmail: TLS not supported / certificate problem' },
+  { reason: 'norelaying', pattern: p(String.raw`\(state 12\)`), why: 'Gmail: authenticated relay not supported' },
+  { reason: 'systemerror', pattern: p(String.raw`\(state 8\)`), why: 'Gmail: SMTP AUTH with the remote server failed' },
   // Gmail / Google Workspace documented replies (support.google.com/a/answer/3726730)
   { reason: 'authfailure', pattern: p(String.raw`spf record of the sending domain|senders to authenticate (?:their email )?with (?:either spf or dkim|spf|dkim)|spf record with a hard fail|aligned with either the authenticated spf or dkim|to add a dmarc record`), why: 'Gmail: SPF/DKIM/DMARC requirements' },
   { reason: 'badreputation', pattern: p(String.raw`very low reputation of the sending (?:ip|domain)`), why: 'Gmail: the sending IP/domain has a very low reputation' },
