@@ -116,7 +116,7 @@ const GENERIC_UNKNOWN = /user unknown|unknown user|no such user|recipient not fo
 
 /** The SMTP command a failure answered, when the bounce says so. */
 export function smtpCommand(text: string): 'RCPT' | 'DATA' | 'MAIL' | 'EHLO' | 'CONN' | 'LOCAL' | null {
-  if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA/i.test(text)) return 'DATA';
+  if (/end of data|DATA command|after DATA|>>> DATA|in reply to DATA|SMTP command DATA|for TEXT command/i.test(text)) return 'DATA';
   // Gmail's legacy "(state N)" tells the stage: 13 greeting, 14 RCPT, 15/17/18 DATA
   if (/\(state 1[578]\)/.test(text)) return 'DATA';
   if (/\(state 14\)/.test(text)) return 'RCPT';

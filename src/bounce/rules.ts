@@ -159,6 +159,13 @@ export const RULES: readonly Rule[] = [
   { reason: 'norelaying', pattern: p(String.raw`due to the following smtp relay error`), why: 'KDDI: relay refused' },
   { reason: 'hostunknown', pattern: p(String.raw`as the remote domain doesn'?t exist|illegal host/domain name found`), why: 'KDDI/Messaging Server: the domain does not exist' },
   { reason: 'expired', pattern: p(String.raw`delivery failed \d+ attempts`), why: 'IMail: gave up after its attempts' },
+  // fml mailing list manager, HCL Notes
+  { reason: 'rejected', pattern: p(String.raw`\bare not member|not member article from|reject mail from|reject spammers:|you are not a member of this mailing list|header may cause mail loop`), why: 'fml: the poster is not a member / refused' },
+  { reason: 'notcompliantrfc', pattern: p(String.raw`duplicated message-id`), why: 'fml: duplicate Message-ID' },
+  { reason: 'securityerror', pattern: p(String.raw`security alert:`), why: 'fml: security alert' },
+  { reason: 'systemerror', pattern: p(String.raw`has detected a loop condition so that|loop back warning:`), why: 'fml: loop detected on the list server' },
+  { reason: 'networkerror', pattern: p(String.raw`exceeded maximum hop count`), why: 'Notes: too many hops' },
+  { reason: 'userunknown', pattern: p(String.raw`user not listed in public name & address book`), why: 'Notes: the user is not in the directory' },
   // OpenSMTPD (mta.c, queue.c), Courier (esmtpclient.c), HCL Domino
   { reason: 'securityerror', pattern: p(String.raw`could not retrieve credentials`), why: 'OpenSMTPD: no credentials for the relay' },
   { reason: 'networkerror', pattern: p(String.raw`address family mismatch on destination mxs|all routes to destination blocked|bad dns lookup error code|could not retrieve source address|network error on destination mxs|no valid route to (?:remote mx|destination)|temporary failure in mx lookup|\bdns lookup failed\b`), why: 'OpenSMTPD/Courier: no usable route or DNS answer' },
