@@ -77,6 +77,16 @@ describe('parseBounce', () => {
     expect(results[0]).toMatchObject({ recipient: 'a@example.com', reason: 'mailboxfull', hard: false });
   });
 
+  it('the stage a failure answered sharpens it: au/KDDI, greeting refusals, Gmail states', async () => {
+    // au/KDDI: "550 <addr>: User unknown" is an unknown address, "550 : User unknown" the recipient's filter
+    expect((await classifyBounce(sample('lhost-messagingserver-09.eml'))).results[0]).toMatchObject({ reason: 'userunknown', hard: true });
+    expect((await classifyBounce(sample('lhost-messagingserver-08.eml'))).results[0]).toMatchObject({ reason: 'filtered', hard: false });
+    // sendmail transcript: the server's 554 came before any command of ours
+    expect((await classifyBounce(sample('lhost-sendmail-16.eml'))).results[0]).toMatchObject({ reason: 'blocked' });
+    // Exim: refused after EHLO
+    expect((await classifyBounce(sample('lhost-exim-49.eml'))).results[0]).toMatchObject({ reason: 'blocked' });
+  });
+
   it('never throws on broken input and stays bounded', async () => {
     const broken = Buffer.from('Content-Type: multipart/report; boundary="x"\n\n--x\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\n--x');
     const parsed = await parseBounce(broken);
