@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { WORKER_NODE_FLAGS, workerExecArgv } from '../src/cluster.js';
 import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './support/sink.js';
 import { cleanupProcesses, createInstance, isAlive, redisPid, sleep, startProcess } from './support/process.js';
@@ -35,6 +37,15 @@ async function submit(port: number, count: number, from: number): Promise<void> 
   }
 }
 
+describe('worker node flags', () => {
+  it('adds the heap flags to the primary\'s arguments, leaving any the operator gave', () => {
+    expect(workerExecArgv(['--import', 'tsx'], '')).toEqual(['--import', 'tsx', ...WORKER_NODE_FLAGS]);
+    expect(workerExecArgv([], '--max-old-space-size=4096')).toEqual(['--expose-gc']);
+    expect(workerExecArgv(['--max_old_space_size=2048', '--expose-gc'], undefined)).toEqual(['--max_old_space_size=2048', '--expose-gc']);
+    expect(workerExecArgv([], '  --enable-source-maps  ')).toEqual(WORKER_NODE_FLAGS);
+  });
+});
+
 describe('cluster (processes: 2)', () => {
   it('delivers through two workers, sums their metrics, replaces a killed worker and stops cleanly', async () => {
     const instance = await createInstance({ processes: 2 });
@@ -42,6 +53,11 @@ describe('cluster (processes: 2)', () => {
     const app = await startProcess(instance);
     const workers = workerPids(app.pid);
     expect(workers).toHaveLength(2);
+    // Workers run with cluster.ts's node flags (those not already in NODE_OPTIONS).
+    for (const pid of workers) {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(args).toEqual(expect.arrayContaining(workerExecArgv([], process.env.NODE_OPTIONS)));
+    }
 
     await submit(instance.ports.submission, 40, 0);
     await sink.waitFor(40, 30_000);
