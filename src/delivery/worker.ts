@@ -23,6 +23,7 @@ import type { Verp } from '../bounce/verp.js';
 import { classifyReply } from '../bounce/classify.js';
 import type { Rule } from '../bounce/rules.js';
 import type { SuppressionPolicy } from '../bounce/suppression-policy.js';
+import { stopping, type SuppressionEntry } from '../store/suppressions.js';
 import { domainOf } from '../mime/address.js';
 import type { Metrics } from '../metrics.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
@@ -101,14 +102,15 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
 }
 
 async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps: DeliveryDeps, engine: Engine): Promise<void> {
-  const { messageId, rcpt } = job.data;
-  const [message, state] = await Promise.all([deps.store.get(messageId), deps.store.recipient(messageId, rcpt)]);
+  const { messageId, rcpt, to } = job.data;
+  // One round trip (auto-pipelined): the message, the recipient's state and its suppression entries.
+  const [message, state, entries] = await Promise.all([deps.store.get(messageId), deps.store.recipient(messageId, rcpt), to ? deps.suppression.list.entries(to) : null]);
   if (!message || !state) {
     deps.log.warn({ id: messageId, rcpt }, 'delivery job for a message that no longer exists: dropped');
     return;
   }
   if (FINAL_STATUSES.has(state.status)) return;
-  if (await isSuppressed(message, rcpt, state, deps)) return;
+  if (await isSuppressed(message, rcpt, state, entries ?? (await deps.suppression.list.entries(state.address)), deps)) return;
 
   const started = Date.now();
   const attempt = state.attempts + 1;
@@ -136,8 +138,8 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
 }
 
 /** A recipient on the suppression list is not delivered: `suppressed`, with the entry's reason. */
-async function isSuppressed(message: StoredMessage, rcpt: number, state: RecipientState, deps: DeliveryDeps): Promise<boolean> {
-  const entry = await deps.suppression.list.check(state.address, message.headerFrom ? domainOf(message.headerFrom) : null);
+async function isSuppressed(message: StoredMessage, rcpt: number, state: RecipientState, entries: SuppressionEntry[], deps: DeliveryDeps): Promise<boolean> {
+  const entry = stopping(entries, message.headerFrom ? domainOf(message.headerFrom) : null);
   if (!entry) return false;
   const detail = `${entry.state} since ${entry.createdAt} (${entry.scope === 'global' ? 'every sender' : `mail from ${entry.scope}`}): ${entry.reason}`;
   const now = Date.now();

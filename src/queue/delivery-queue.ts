@@ -14,6 +14,8 @@ export const DELIVERY_QUEUE = 'delivery';
 export interface DeliveryJob {
   messageId: string;
   rcpt: number;
+  /** the recipient's address (jobs queued before it was added lack it): its suppression entries are read together with the message */
+  to?: string;
   /** the destination site, once the job waits for it (a pause) or for a retry */
   site?: string;
   /** when the job waits for a rate slot reserved for it (ms): it sends then without asking again */

@@ -64,7 +64,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       multi.hset(keys.recipients(id), initialStates(message.recipients, now));
       multi.rpush(keys.events(id), ...message.recipients.map((address, rcpt) => JSON.stringify(queuedEvent(address, rcpt, now, message.sendAt))));
       const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
-      message.recipients.forEach((_, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt }, delay));
+      message.recipients.forEach((to, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt, to }, delay));
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);

@@ -82,6 +82,11 @@ interface SuppressionCommands {
   replaceSuppression(key: string, address: string, scope: string, entry: string): Promise<number>;
 }
 
+/** Of an address's entries, the one that stops mail from `sendingDomain` (global first), or null. */
+export function stopping(entries: SuppressionEntry[], sendingDomain: string | null): SuppressionEntry | null {
+  return entries.find((e) => e.scope === GLOBAL) ?? (sendingDomain ? entries.find((e) => e.scope === sendingDomain.toLowerCase()) : undefined) ?? null;
+}
+
 export class SuppressionList {
   private readonly redis: Redis & SuppressionCommands;
 
@@ -94,8 +99,7 @@ export class SuppressionList {
 
   /** The entry that stops mail to `address` from `sendingDomain` (global first), or null. */
   async check(address: string, sendingDomain: string | null): Promise<SuppressionEntry | null> {
-    const entries = await this.entries(address);
-    return entries.find((e) => e.scope === GLOBAL) ?? (sendingDomain ? entries.find((e) => e.scope === sendingDomain.toLowerCase()) : undefined) ?? null;
+    return stopping(await this.entries(address), sendingDomain);
   }
 
   async entries(address: string): Promise<SuppressionEntry[]> {
