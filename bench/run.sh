@@ -18,6 +18,14 @@
 #   --throttle N      also run Sokutatsu with the bench's destination site (sink.example) limited
 #                     to N messages per minute (delivery.throttle.sites), and report the rate
 #                     achieved against the one configured (Postfix is not run for this variant)
+#   --queued N        instead of the throughput runs: memory with N messages queued. Starts
+#                     Sokutatsu, pauses the bench's site (sink.example) with `queue pause`, so
+#                     nothing is delivered and no attempt is spent, injects N messages with
+#                     smtp-source (size: --sizes, default 5120 here), waits until the queue
+#                     holds all N and the workers have put every job aside, waits --settle s,
+#                     then prints VmRSS/VmHWM of the primary, each worker and redis-server
+#                     (also bench/results/bench-<UTC>-queued.csv). No Postfix, no sink, no root.
+#   --settle S        with --queued: seconds to wait before measuring (default 30)
 #   --skip-postfix    measure Sokutatsu only (no ratios)
 #   --only-postfix    measure Postfix only (no build, no Sokutatsu)
 #   --csv FILE        append result rows here (default bench/results/bench-<UTC time>.csv)
@@ -57,6 +65,9 @@ DO_POSTFIX=1
 DO_SOKUTATSU=1
 VARIANTS=(plain)
 THROTTLE=0
+QUEUED=0
+SETTLE=30
+SIZES_GIVEN=0
 CSV=""
 EXTRA=()
 
@@ -68,11 +79,13 @@ die() { echo "== bench: error: $*" >&2; exit 1; }
 while (($#)); do
   case $1 in
     --messages) MESSAGES=${2:?}; shift 2;;
-    --sizes) SIZES=${2:?}; shift 2;;
+    --sizes) SIZES=${2:?}; SIZES_GIVEN=1; shift 2;;
     --sessions) SESSIONS=${2:?}; shift 2;;
     --runs) RUNS=${2:?}; shift 2;;
     --dkim) VARIANTS=(plain dkim); [[ $THROTTLE != 0 ]] && VARIANTS+=(throttled); shift;;
     --throttle) THROTTLE=${2:?}; VARIANTS+=(throttled); shift 2;;
+    --queued) QUEUED=${2:?}; shift 2;;
+    --settle) SETTLE=${2:?}; shift 2;;
     --skip-postfix) DO_POSTFIX=0; shift;;
     --only-postfix) DO_SOKUTATSU=0; shift;;
     --csv) CSV=${2:?}; shift 2;;
@@ -82,6 +95,15 @@ while (($#)); do
   esac
 done
 [[ $THROTTLE =~ ^[0-9]+$ ]] || die "--throttle must be a whole number of messages per minute, got '$THROTTLE'"
+[[ $QUEUED =~ ^[0-9]+$ ]] || die "--queued must be a whole number of messages, got '$QUEUED'"
+[[ $SETTLE =~ ^[0-9]+$ ]] || die "--settle must be a whole number of seconds, got '$SETTLE'"
+if ((QUEUED)); then
+  # Memory, not throughput: Sokutatsu only, one plain run per size and run.
+  ((DO_SOKUTATSU)) || die "--queued measures Sokutatsu: it cannot be combined with --only-postfix"
+  [[ ${VARIANTS[*]} == plain ]] || die "--queued cannot be combined with --dkim or --throttle"
+  DO_POSTFIX=0
+  ((SIZES_GIVEN)) || SIZES=5120
+fi
 for v in MESSAGES SESSIONS RUNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} must be a whole number > 0, got '${!v}'"
 done
@@ -90,9 +112,13 @@ read -r -a SIZE_LIST <<<"$SIZES"
 for s in "${SIZE_LIST[@]}"; do [[ $s =~ ^[1-9][0-9]*$ ]] || die "--sizes: '$s' is not a byte count"; done
 ((DO_POSTFIX || DO_SOKUTATSU)) || die "--skip-postfix and --only-postfix leave nothing to run"
 [[ $RUNNER == dist || $RUNNER == tsx ]] || die "BENCH_SOKUTATSU must be dist or tsx, got '$RUNNER'"
-[[ -x $HARNESS/relay-bench.sh && -x $HARNESS/postfix-bench.sh ]] \
-  || die "benchmark harness not found at $HARNESS (set BENCH_HARNESS)"
-HARNESS="$(cd "$HARNESS" && pwd)"
+if ((QUEUED)); then
+  command -v smtp-source >/dev/null || die "smtp-source missing: apt-get install -y postfix"
+else
+  [[ -x $HARNESS/relay-bench.sh && -x $HARNESS/postfix-bench.sh ]] \
+    || die "benchmark harness not found at $HARNESS (set BENCH_HARNESS)"
+  HARNESS="$(cd "$HARNESS" && pwd)"
+fi
 command -v node >/dev/null || die "node not found"
 command -v curl >/dev/null || die "curl not found (apt-get install -y curl)"
 if ((DO_POSTFIX)); then ((EUID == 0)) || die "Postfix needs root (or run with --skip-postfix)"; fi
@@ -118,6 +144,8 @@ SOK_PID=""     # the Sokutatsu node process while it runs
 SOK_TREE=()    # "pid:starttime" of its descendants (redis-server), to stop any it leaves behind
 RB_PID=""      # relay-bench.sh while it runs, and the tail that shows its output
 TAIL_PID=""
+SRC_PID=""     # smtp-source while it injects (--queued)
+SOK_CFG=""     # the config the running Sokutatsu was started with (for CLI commands)
 
 # ------------------------------------------------------------------------------ processes
 # "pid:starttime" of every live descendant of $1 (the start time tells a reused PID apart).
@@ -207,6 +235,13 @@ stop_relay_bench() { # relay-bench stops its sink and load generator on SIGTERM 
   RB_PID=""; TAIL_PID=""
 }
 
+stop_source() { # smtp-source of --queued, if it still runs
+  [[ -n $SRC_PID ]] || return 0
+  if running "$SRC_PID"; then kill -TERM "$SRC_PID" 2>/dev/null || true; fi
+  wait "$SRC_PID" 2>/dev/null || true
+  SRC_PID=""
+}
+
 stop_postfix() {
   [[ -n $PF_UP ]] || return 0
   say "purging and stopping Postfix $PF_UP"
@@ -221,6 +256,7 @@ cleanup() {
   set +e
   ((rc == 130 || rc == 143)) && warn "interrupted: stopping what this script started"
   stop_relay_bench
+  stop_source
   stop_sokutatsu
   stop_postfix
   if ((KEEP)); then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -312,6 +348,7 @@ start_sokutatsu() { # start_sokutatsu LABEL RUN VARIANT: background, fresh dataD
   sed "s|^dataDir:.*$|dataDir: \"$data\"|" "$CONFIG_TEMPLATE" >"$cfg"
   grep -qx "dataDir: \"$data\"" "$cfg" || die "could not set dataDir in $cfg"
   read -r -a cmd <<<"$(sokutatsu_cmd)"
+  SOK_CFG=$cfg
   if [[ $3 == throttled ]]; then
     # relay-bench sends every message to rcpt@sink.example: a routed domain is its own site.
     sed -i "s|^delivery:$|delivery:\n  throttle: { sites: { \"sink.example\": { perMinute: $THROTTLE } } }|" "$cfg"
@@ -365,6 +402,124 @@ run_sokutatsu() { # run_sokutatsu SIZE RUN VARIANT
   ((KEEP)) || rm -rf "$WORK/data-$label-$2"
 }
 
+# ------------------------------------------------------------------------------ --queued
+nap() { sleep "$1" & wait $!; }   # a sleep that a signal interrupts (a foreground one delays the trap)
+
+sokutatsu_cli() { # sokutatsu_cli ARGS...: a CLI command against the running instance (its config)
+  local cmd
+  read -r -a cmd <<<"$(sokutatsu_cmd)"
+  (cd "$REPO" && env -u SOKUTATSU_REDIS_URL -u SOKUTATSU_CONFIG "${cmd[@]}" "$@" --config "$SOK_CFG")
+}
+
+queue_counts() { # "waiting active delayed failed" from `queue stats --json`
+  sokutatsu_cli queue stats --json 2>/dev/null | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const c = JSON.parse(s); console.log(c.waiting, c.active, c.delayed, c.failed);
+    });'
+}
+
+ppid_of() { local stat f; read -r stat 2>/dev/null <"/proc/$1/stat" || return 1; read -r -a f <<<"${stat##*) }"; echo "${f[1]}"; }
+status_kb() { # status_kb PID FIELD: a field of /proc/PID/status in kB, "-" when gone
+  [[ -r /proc/$1/status ]] || { echo -; return 0; }
+  awk -v f="$2:" '$1 == f { v = $2 } END { print v == "" ? "-" : v }' "/proc/$1/status" 2>/dev/null || echo -
+}
+pss_kb() { awk '$1 == "Pss:" { v = $2 } END { print v == "" ? "-" : v }' "/proc/$1/smaps_rollup" 2>/dev/null || echo -; }
+mb() { [[ $1 == - ]] && echo - || awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+memory_roles() { # "role pid" lines: primary, worker (each), redis-server, other (e.g. a tsx launcher)
+  local pids=("$SOK_PID") d p primary="$SOK_PID"
+  for d in $(descendants "$SOK_PID"); do pids+=("${d%%:*}"); done
+  # The primary is the node process whose child is the embedded redis-server (with tsx, the
+  # node PID we started is only a launcher).
+  for p in "${pids[@]}"; do [[ $(comm_of "$p") == redis-server ]] && primary=$(ppid_of "$p"); done
+  for p in "${pids[@]}"; do
+    if [[ $p == "$primary" ]]; then echo "primary $p"
+    elif [[ $(comm_of "$p") == redis-server ]]; then echo "redis-server $p"
+    elif [[ $(ppid_of "$p") == "$primary" && $(comm_of "$p") == node* ]]; then echo "worker $p"
+    else echo "other:$(comm_of "$p") $p"; fi
+  done
+}
+
+metric_mb() { local v; v=$(metric_sum "$@"); [[ $v == - ]] && echo - || awk -v b="$v" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+metric_sum() { # metric_sum TEXT NAME: the sum of the samples of one metric in /metrics text
+  awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF; f = 1 } END { if (f) printf "%.0f", s; else print "-" }' <<<"$1"
+}
+
+run_queued() { # run_queued SIZE RUN: memory of Sokutatsu with QUEUED messages waiting for a paused site
+  local size=$1 label rc=0 t0 intake_s counts w a dl f total i deadline qcsv metrics
+  label="sokutatsu-queued-$(size_tag "$size")"
+  start_sokutatsu "$label" "$2" plain
+  # Routed mail's site is the recipient domain (src/delivery/sites.ts): smtp-source sends to
+  # N rcpt@sink.example. Paused, every job is put aside as "delayed" without an attempt.
+  sokutatsu_cli queue pause sink.example --minutes 180 --reason "bench --queued" >/dev/null \
+    || die "queue pause sink.example failed"
+  nap 2   # the workers learn of the pause within a second (SiteThrottle.watch)
+  say "$label run $2/$RUNS: injecting $QUEUED messages of $size B with smtp-source ($SESSIONS sessions); sink.example is paused"
+  t0=$EPOCHREALTIME
+  smtp-source -s "$SESSIONS" -m "$QUEUED" -l "$size" -N -M bench-client.localdomain -d \
+    -f sender@bench.example -t rcpt@sink.example -S "bench --queued $size B" \
+    "127.0.0.1:$SOK_SMTP_PORT" >"$WORK/source.out" 2>"$WORK/source.err" &
+  SRC_PID=$!
+  wait "$SRC_PID" || rc=$?
+  SRC_PID=""
+  intake_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  if ((rc != 0)); then
+    tail -n 5 "$WORK/source.err" >&2
+    FAILED=$((FAILED + 1)); warn "smtp-source failed (exit $rc) after ${intake_s}s"
+    stop_sokutatsu; return 0
+  fi
+  say "intake: $QUEUED messages in ${intake_s}s ($(awk -v n="$QUEUED" -v s="$intake_s" 'BEGIN { printf "%.0f", n / s }') msg/s); waiting until every job is queued and put aside"
+  deadline=$((SECONDS + ${BENCH_QUEUE_TIMEOUT:-600}))
+  while :; do
+    counts=$(queue_counts) || counts=""
+    read -r w a dl f <<<"${counts:-- - - -}"
+    if [[ $w =~ ^[0-9]+$ ]]; then
+      total=$((w + a + dl))
+      ((total >= QUEUED && w == 0 && a == 0)) && break
+    fi
+    if ((SECONDS >= deadline)); then
+      FAILED=$((FAILED + 1)); warn "queue not settled after ${BENCH_QUEUE_TIMEOUT:-600}s: waiting $w, active $a, delayed $dl, failed $f"
+      stop_sokutatsu; return 0
+    fi
+    nap 2
+  done
+  say "queue: waiting $w, active $a, delayed $dl, failed $f; settling ${SETTLE}s"
+  nap "$SETTLE"
+
+  # VmRSS is what the requirement counts; it includes the node binary's file pages, which the
+  # processes share (Pss divides shared pages among their users, so Pss sums to what they take).
+  qcsv="$RESULTS_DIR/bench-$STAMP-queued.csv"
+  [[ -s $qcsv ]] || echo "stamp,label,run,queued,size,settle_s,intake_s,process,pid,vmrss_kb,vmhwm_kb,rssanon_kb,pss_kb" >"$qcsv"
+  local role pid rss hwm anon pss node_rss=0 node_hwm=0 node_pss=0 redis_rss=- redis_hwm=- workers=()
+  printf '   %-14s %8s %10s %10s %10s %10s\n' process pid "VmRSS MB" "VmHWM MB" "RssAnon MB" "Pss MB"
+  while read -r role pid; do
+    rss=$(status_kb "$pid" VmRSS); hwm=$(status_kb "$pid" VmHWM); anon=$(status_kb "$pid" RssAnon); pss=$(pss_kb "$pid")
+    printf '   %-14s %8s %10s %10s %10s %10s\n' "$role" "$pid" "$(mb "$rss")" "$(mb "$hwm")" "$(mb "$anon")" "$(mb "$pss")"
+    echo "$STAMP,$label,$2,$QUEUED,$size,$SETTLE,$intake_s,$role,$pid,$rss,$hwm,$anon,$pss" >>"$qcsv"
+    [[ $rss == - ]] && continue
+    case $role in
+      primary|worker)
+        node_rss=$((node_rss + rss)); node_hwm=$((node_hwm + hwm)); [[ $pss == - ]] || node_pss=$((node_pss + pss))
+        [[ $role == worker ]] && workers+=("$(mb "$rss")");;
+      redis-server) redis_rss=$rss; redis_hwm=$hwm;;
+    esac
+  done < <(memory_roles)
+  printf '   %-14s %8s %10s %10s %10s %10s\n' "node total" "" "$(mb "$node_rss")" "$(mb "$node_hwm")" "" "$(mb "$node_pss")"
+  echo "$STAMP,$label,$2,$QUEUED,$size,$SETTLE,$intake_s,node-total,,$node_rss,$node_hwm,,$node_pss" >>"$qcsv"
+  # What the workers' V8 heaps hold (prom-client's default metrics, summed over the workers).
+  metrics=$(curl -fsS --noproxy "*" --max-time 10 "http://127.0.0.1:$SOK_HTTP_PORT/metrics" 2>/dev/null) || metrics=""
+  if [[ -n $metrics ]]; then
+    echo "   workers together (/metrics): V8 heap used $(metric_mb "$metrics" sokutatsu_process_nodejs_heap_size_used_bytes) MB" \
+      "of $(metric_mb "$metrics" sokutatsu_process_nodejs_heap_size_total_bytes) MB, external $(metric_mb "$metrics" sokutatsu_process_nodejs_external_memory_bytes) MB;" \
+      "delivery attempts $(metric_sum "$metrics" sokutatsu_deliveries_total | sed 's/^-$/0/') (0 expected), site waits $(metric_sum "$metrics" sokutatsu_delivery_waits_total)"
+  else
+    warn "could not read http://127.0.0.1:$SOK_HTTP_PORT/metrics"
+  fi
+  echo "RESULT label=$label run=$2 status=ok queued=$QUEUED size=$size settle_s=$SETTLE intake_s=$intake_s node_rss_mb=$(mb "$node_rss") node_hwm_mb=$(mb "$node_hwm") node_pss_mb=$(mb "$node_pss") worker_rss_mb=$(IFS=+; echo "${workers[*]}") redis_rss_mb=$(mb "$redis_rss") redis_hwm_mb=$(mb "$redis_hwm")" | tee -a "$RESULTS"
+  stop_sokutatsu
+  ((KEEP)) || rm -rf "$WORK/data-$label-$2"
+}
+
 # ------------------------------------------------------------------------------ ratios
 # Median of KEY over the ok RESULT lines labelled LABEL ("-" when none). KEY cpu_ms_per_msg
 # is relay_cpu_s * 1000 / messages.
@@ -400,9 +555,19 @@ ratio_of() { # ratio_of TAG WHAT KEY LABEL_A LABEL_B [NOTE]
 }
 
 # ------------------------------------------------------------------------------ main
+say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); Node $(node -v)"
+if ((QUEUED)); then
+  say "$STAMP: memory with $QUEUED messages queued, sizes [${SIZE_LIST[*]}], $SESSIONS sessions, $RUNS run(s), settle ${SETTLE}s; log $LOG"
+  build_sokutatsu
+  for size in "${SIZE_LIST[@]}"; do
+    for ((run = 1; run <= RUNS; run++)); do run_queued "$size" "$run"; done
+  done
+  say "memory rows: $RESULTS_DIR/bench-$STAMP-queued.csv; log $LOG; failed runs: $FAILED"
+  ((FAILED == 0))
+  exit
+fi
 say "$STAMP: $MESSAGES msgs, sizes [${SIZE_LIST[*]}], $SESSIONS sessions, $RUNS run(s); postfix=$DO_POSTFIX sokutatsu=$DO_SOKUTATSU"
 say "harness $HARNESS; CSV $CSV; log $LOG"
-say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); Node $(node -v)"
 port_busy "$SINK_PORT" && die "sink port $SINK_PORT is already in use: stop what listens there"
 if ((DO_POSTFIX)) && "$PF" status dkim 2>/dev/null | grep -q 'postfix-dkim: running'; then
   warn "the Postfix dkim instance is running: it takes CPU during the runs (stop it: $PF stop dkim)"
