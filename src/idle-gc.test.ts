@@ -36,19 +36,21 @@ describe('collectWhenIdle', () => {
     stop();
   });
 
-  it('samples the event loop on an unref\'d timer and collects when it falls quiet after work', () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  it('samples the event loop on an unref\'d timer and collects twice when it falls quiet after work', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout'] });
     const gc = vi.fn(() => Promise.resolve()) as unknown as NodeJS.GCFunction;
     const samples = [0.7, 0.9, 0.004, 0.003, 0.002, 0.002];
     const stop = collectWhenIdle(options, gc, () => samples.shift() ?? 0.001);
     expect(vi.getTimerCount()).toBe(1);
-    vi.advanceTimersByTime(15_000);
+    await vi.advanceTimersByTimeAsync(15_000);
     expect(gc).not.toHaveBeenCalled();
-    vi.advanceTimersByTime(5_000); // the second quiet interval
+    await vi.advanceTimersByTimeAsync(5_000); // the second quiet interval
     expect(gc).toHaveBeenCalledTimes(1);
     expect(gc).toHaveBeenCalledWith({ type: 'major', execution: 'async' });
-    vi.advanceTimersByTime(60_000);
-    expect(gc).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1_000); // and once more a second later
+    expect(gc).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(gc).toHaveBeenCalledTimes(2);
     stop();
     expect(vi.getTimerCount()).toBe(0);
   });

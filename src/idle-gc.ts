@@ -1,13 +1,16 @@
 /**
- * One full garbage collection when a worker process falls quiet after a burst of work.
+ * Full garbage collections when a worker process falls quiet after a burst of work.
  *
  * V8 collects as the program allocates. A worker that stops after a burst (a campaign accepted,
  * its destination paused) keeps the burst's garbage until V8's memory reducer gets to it, which
  * took from 25 s to several minutes in `npm run bench -- --queued 100000`: ~50 MB of heap per
  * worker, plus the message Buffers that only this garbage still references (their memory is
- * outside the heap and is freed only when the heap is collected). Collecting once at the change
- * from busy to quiet gives it back within seconds. A worker that keeps working, even slowly,
- * is never "quiet" and is left to V8.
+ * outside the heap and is freed only when the heap is collected). Collecting at the change from
+ * busy to quiet gives it back within seconds: two full collections a second apart (V8's memory
+ * reducer makes up to three), as one was not enough — the first frees the garbage and usually
+ * shrinks the young generation, the second compacts the old generation's half-empty pages and
+ * gets the Buffers the first left to its background sweeper (a worker measured 166 → 133 → 120
+ * MB). A worker that keeps working, even slowly, is never "quiet" and is left to V8.
  *
  * Needs node's `--expose-gc` (cluster.ts starts workers with it); without it this does nothing.
  */
@@ -69,9 +72,11 @@ export function collectWhenIdle(
 ): () => void {
   if (typeof gc !== 'function') return () => undefined;
   const trigger = new IdleGcTrigger(options);
+  // Each runs from a task, not from within the timer's callback: tens of ms, while idle.
+  const collect = () => gc({ type: 'major', execution: 'async' });
+  const aSecond = () => new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
   const timer = setInterval(() => {
-    // Run from a task, not from within this callback: one full collection, tens of ms, while idle.
-    if (trigger.observe(sample())) gc({ type: 'major', execution: 'async' }).catch(() => undefined);
+    if (trigger.observe(sample())) collect().then(aSecond).then(collect).catch(() => undefined);
   }, options.intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { WORKER_NODE_FLAGS, workerExecArgv } from '../src/cluster.js';
+import { WORKER_NODE_FLAGS, workerEnv, workerExecArgv } from '../src/cluster.js';
 import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './support/sink.js';
 import { cleanupProcesses, createInstance, isAlive, redisPid, sleep, startProcess } from './support/process.js';
@@ -37,12 +37,17 @@ async function submit(port: number, count: number, from: number): Promise<void> 
   }
 }
 
-describe('worker node flags', () => {
+describe('worker node flags and environment', () => {
   it('adds the heap flags to the primary\'s arguments, leaving any the operator gave', () => {
     expect(workerExecArgv(['--import', 'tsx'], '')).toEqual(['--import', 'tsx', ...WORKER_NODE_FLAGS]);
     expect(workerExecArgv([], '--max-old-space-size=4096')).toEqual(['--expose-gc']);
     expect(workerExecArgv(['--max_old_space_size=2048', '--expose-gc'], undefined)).toEqual(['--max_old_space_size=2048', '--expose-gc']);
     expect(workerExecArgv([], '  --enable-source-maps  ')).toEqual(WORKER_NODE_FLAGS);
+  });
+
+  it('limits glibc to two malloc arenas unless the operator chose a number', () => {
+    expect(workerEnv({})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(workerEnv({ MALLOC_ARENA_MAX: '8' })).toEqual({});
   });
 });
 
@@ -53,10 +58,12 @@ describe('cluster (processes: 2)', () => {
     const app = await startProcess(instance);
     const workers = workerPids(app.pid);
     expect(workers).toHaveLength(2);
-    // Workers run with cluster.ts's node flags (those not already in NODE_OPTIONS).
+    // Workers run with cluster.ts's node flags (those not already in NODE_OPTIONS) and environment.
     for (const pid of workers) {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       expect(args).toEqual(expect.arrayContaining(workerExecArgv([], process.env.NODE_OPTIONS)));
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(env).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`);
     }
 
     await submit(instance.ports.submission, 40, 0);
