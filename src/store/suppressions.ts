@@ -41,24 +41,9 @@ redis.call('SET', KEYS[1], cjson.encode({count = count, first = first, last = to
 return {count, first}`;
 
 /**
- * KEYS[1] suppressions hash; ARGV[1] address, ARGV[2] scope ('' = every scope), ARGV[3] entry JSON to add ('' = none).
- * Drops the address's entries of that scope, adds the new one; returns how many were dropped.
- */
-const REPLACE_ENTRY = `
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local kept, dropped = {}, 0
-if raw then
-  for _, e in ipairs(cjson.decode(raw)) do
-    if ARGV[2] == '' or e['scope'] == ARGV[2] then dropped = dropped + 1 else table.insert(kept, e) end
-  end
-end
-if ARGV[3] ~= '' then table.insert(kept, cjson.decode(ARGV[3])) end
-if #kept == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(kept)) end
-return dropped`;
-
-/**
- * REPLACE_ENTRY for many entries in one call: ARGV is (address, scope, entry JSON) triples; returns
- * per entry how many it dropped. Same semantics, one round trip and one script run per batch.
+ * KEYS[1] suppressions hash; ARGV is (address, scope, entry JSON) triples. For each: drops the
+ * address's entries of that scope ('' = every scope), adds the entry ('' = none). Returns, per
+ * triple, how many entries were dropped. One script for add, remove and bulk import.
  */
 const REPLACE_ENTRIES = `
 local out = {}
@@ -67,19 +52,25 @@ for i = 1, #ARGV, 3 do
   local kept, dropped = {}, 0
   if raw then
     for _, e in ipairs(cjson.decode(raw)) do
-      if e['scope'] == ARGV[i + 1] then dropped = dropped + 1 else table.insert(kept, e) end
+      if ARGV[i + 1] == '' or e['scope'] == ARGV[i + 1] then dropped = dropped + 1 else table.insert(kept, e) end
     end
   end
-  table.insert(kept, cjson.decode(ARGV[i + 2]))
-  redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(kept))
+  if ARGV[i + 2] ~= '' then table.insert(kept, cjson.decode(ARGV[i + 2])) end
+  if #kept == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(kept)) end
   table.insert(out, dropped)
 end
 return out`;
 
+type NewEntry = Omit<SuppressionEntry, 'createdAt'> & { createdAt?: string };
+
+/** An entry as stored: address and scope in lower case, a creation time. */
+function normalized(entry: NewEntry, now: string): SuppressionEntry {
+  return { ...entry, address: entry.address.toLowerCase(), scope: entry.scope.toLowerCase(), createdAt: entry.createdAt ?? now };
+}
+
 interface SuppressionCommands {
   replaceSuppressions(key: string, ...args: string[]): Promise<number[]>;
   noteSoftBounce(key: string, now: number, ttl: number): Promise<[number, number]>;
-  replaceSuppression(key: string, address: string, scope: string, entry: string): Promise<number>;
 }
 
 /** Of an address's entries, the one that stops mail from `sendingDomain` (global first), or null. */
@@ -92,7 +83,6 @@ export class SuppressionList {
 
   constructor(redis: Redis, private readonly keys: Keys) {
     redis.defineCommand('noteSoftBounce', { numberOfKeys: 1, lua: NOTE_SOFT_BOUNCE });
-    redis.defineCommand('replaceSuppression', { numberOfKeys: 1, lua: REPLACE_ENTRY });
     redis.defineCommand('replaceSuppressions', { numberOfKeys: 1, lua: REPLACE_ENTRIES });
     this.redis = redis as Redis & SuppressionCommands;
   }
@@ -108,15 +98,16 @@ export class SuppressionList {
   }
 
   /** Adds (or replaces) the entry for its address and scope. */
-  async add(entry: Omit<SuppressionEntry, 'createdAt'> & { createdAt?: string }): Promise<SuppressionEntry> {
-    const full: SuppressionEntry = { ...entry, address: entry.address.toLowerCase(), scope: entry.scope.toLowerCase(), createdAt: entry.createdAt ?? new Date().toISOString() };
-    await this.redis.replaceSuppression(this.keys.suppressions, full.address, full.scope, JSON.stringify(full));
+  async add(entry: NewEntry): Promise<SuppressionEntry> {
+    const full = normalized(entry, new Date().toISOString());
+    await this.redis.replaceSuppressions(this.keys.suppressions, full.address, full.scope, JSON.stringify(full));
     return full;
   }
 
   /** Removes the address's entry for `scope` (or every entry when scope is undefined); false when there was none. */
   async remove(address: string, scope?: string): Promise<boolean> {
-    return (await this.redis.replaceSuppression(this.keys.suppressions, address.toLowerCase(), scope?.toLowerCase() ?? '', '')) > 0;
+    const [dropped] = await this.redis.replaceSuppressions(this.keys.suppressions, address.toLowerCase(), scope?.toLowerCase() ?? '', '');
+    return dropped! > 0;
   }
 
   /** Every entry, a page at a time (HSCAN: the list may hold millions). */
@@ -154,13 +145,13 @@ export class SuppressionList {
    * for each (an entry in the batch replaces an earlier one of its address and scope). Returns, per
    * entry, whether it replaced an existing one.
    */
-  async addMany(entries: Array<Omit<SuppressionEntry, 'createdAt'> & { createdAt?: string }>): Promise<boolean[]> {
+  async addMany(entries: NewEntry[]): Promise<boolean[]> {
     const now = new Date().toISOString();
     const replaced: boolean[] = [];
     for (let i = 0; i < entries.length; i += 500) {
       const args: string[] = [];
       for (const entry of entries.slice(i, i + 500)) {
-        const full: SuppressionEntry = { ...entry, address: entry.address.toLowerCase(), scope: entry.scope.toLowerCase(), createdAt: entry.createdAt ?? now };
+        const full = normalized(entry, now);
         args.push(full.address, full.scope, JSON.stringify(full));
       }
       for (const dropped of await this.redis.replaceSuppressions(this.keys.suppressions, ...args)) replaced.push(dropped > 0);
