@@ -1,5 +1,6 @@
 /**
- * The HTTP app (hono): health, readiness, Prometheus metrics and the admin API.
+ * The HTTP app (hono): health, readiness, Prometheus metrics, the admin API and (when given its
+ * services) the public tracking and unsubscribe endpoints (http/tracking.ts).
  *
  * Promises: everything under /api requires a valid bearer token (401 otherwise, JSON error per
  * CONTRACT); errors never leak stack traces; unknown routes are JSON 404s.
@@ -19,6 +20,7 @@ import type { SiteThrottle } from '../delivery/throttle.js';
 import type { DeliveryQueue } from '../queue/delivery-queue.js';
 import type { Config } from '../config/schema.js';
 import { apiError, knownError } from './errors.js';
+import { trackingRoutes, type TrackingHttpDeps } from './tracking.js';
 
 export interface HttpDeps {
   redis: Redis;
@@ -30,6 +32,8 @@ export interface HttpDeps {
   queue: DeliveryQueue;
   suppressions: SuppressionList;
   config: Config;
+  /** open pixel, click redirects and unsubscribe pages at the root (no token); absent: not served */
+  tracking?: TrackingHttpDeps;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -44,6 +48,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return ok ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason: 'Redis is not reachable' }, 503);
   });
   app.get('/metrics', async (c) => c.text(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }));
+  if (deps.tracking) app.route('/', trackingRoutes(deps.tracking));
 
   const api = new Hono();
   api.use('*', async (c, next) => {

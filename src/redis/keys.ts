@@ -51,6 +51,12 @@ export interface Keys {
   softBounces(address: string): string;
   /** a secret generated once and shared by every node (HMAC of VERP and tracking tokens): base64 string */
   secret(name: string): string;
+  /** the message's tracked links, in the rewriter's index order (list of URLs; '' where a URL was refused) */
+  links(id: string): string;
+  /** per recipient engagement: recipient index → JSON {opens, clicks, first human open/click, unsubscribed, …} (hash) */
+  engagement(id: string): string;
+  /** clicks per link and recipient: "<link>:<rcpt>" → clicks, "<link>:<rcpt>:h" → human clicks (hash) */
+  clicks(id: string): string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -79,5 +85,8 @@ export function createKeys(namespace: string): Keys {
     secret: (name) => `${tag}:secret:${name}`,
     suppressions: `${tag}:suppressions`,
     softBounces: (address) => `${tag}:soft:${address}`,
+    links: (id) => `${tag}:links:${id}`,
+    engagement: (id) => `${tag}:eng:${id}`,
+    clicks: (id) => `${tag}:clk:${id}`,
   };
 }

@@ -67,3 +67,62 @@ if ARGV[6] == '1' then
 end
 return 1
 `;
+
+/**
+ * recordEngagement — an open, click or unsubscribe of a recipient: appended to the message's
+ * timeline and counted in the recipient's engagement, atomically; the recipient's delivery state
+ * is left as it is. Nothing is recorded for a message whose history is gone (retention passed).
+ * The event gets `count` (the recipient's nth open / click) and `firstHuman` (the first one not
+ * taken for a machine); an unsubscribe is recorded once.
+ *
+ * KEYS[1] recipients hash, KEYS[2] events list, KEYS[3] engagement hash, KEYS[4] clicks hash
+ * ARGV[1] recipient index, ARGV[2] open | click | honeypot | unsubscribe, ARGV[3] event JSON,
+ * ARGV[4] "1" when taken for a machine, ARGV[5] link index ('' for none), ARGV[6] now ms,
+ * ARGV[7] client IP, ARGV[8] seconds the engagement keys live while the message has no expiry yet
+ * Returns the count for an open or click, 1 for a honeypot hit or a new unsubscribe, -1 for an
+ * unsubscribe already recorded, 0 when the message or recipient is unknown.
+ */
+export const RECORD_ENGAGEMENT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local raw = redis.call('HGET', KEYS[3], ARGV[1])
+local s = raw and cjson.decode(raw) or {}
+local event = cjson.decode(ARGV[3])
+local what, human, now = ARGV[2], ARGV[4] ~= '1', tonumber(ARGV[6])
+local result = 1
+if what == 'unsubscribe' then
+  if s['unsubscribedAt'] then return -1 end
+  s['unsubscribedAt'] = now
+elseif what == 'honeypot' then
+  s['honeypotAt'] = now
+  s['honeypotIp'] = ARGV[7]
+else
+  local n = what == 'open' and {'opens', 'humanOpens', 'firstOpenAt', 'firstHumanOpenAt'} or {'clicks', 'humanClicks', 'firstClickAt', 'firstHumanClickAt'}
+  s[n[1]] = (s[n[1]] or 0) + 1
+  event['count'] = s[n[1]]
+  if not s[n[3]] then s[n[3]] = now end
+  if human then
+    s[n[2]] = (s[n[2]] or 0) + 1
+    if not s[n[4]] then
+      s[n[4]] = now
+      event['firstHuman'] = true
+    end
+  end
+  if what == 'click' then
+    s['lastClickAt'] = now
+    s['lastClickIp'] = ARGV[7]
+    s['lastClickLink'] = tonumber(ARGV[5])
+    local field = ARGV[5] .. ':' .. ARGV[1]
+    redis.call('HINCRBY', KEYS[4], field, 1)
+    if human then redis.call('HINCRBY', KEYS[4], field .. ':h', 1) end
+  end
+  result = s[n[1]]
+end
+redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(s))
+redis.call('RPUSH', KEYS[2], cjson.encode(event))
+-- Engagement lives as long as the timeline; before the message's expiry is set, for ARGV[8].
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then ttl = tonumber(ARGV[8]) end
+redis.call('EXPIRE', KEYS[3], ttl)
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], ttl) end
+return result
+`;

@@ -9,7 +9,9 @@ export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 export const FINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(['delivered', 'bounced', 'expired', 'suppressed', 'cancelled']);
 
 /** CONTRACT's types, plus `delayed` (a DSN saying the remote still tries) and `auto_replied` (vacation) */
-export type EventType = 'queued' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed' | 'cancelled' | 'complained' | 'delayed' | 'auto_replied';
+export type EventType =
+  | 'queued' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed' | 'cancelled' | 'complained' | 'delayed' | 'auto_replied'
+  | 'opened' | 'clicked' | 'unsubscribed';
 
 /** What the bounce classifier made of a failure (src/bounce/classify.ts). */
 export interface FailureClass {
@@ -56,12 +58,25 @@ export interface MessageEvent {
   /** the classified cause of a failure */
   failure?: FailureClass;
   hard?: boolean;
-  /** where a later report came from: a DSN, an ARF complaint, an auto-reply */
-  source?: 'dsn' | 'arf' | 'autoreply';
+  /** where a later report came from: a DSN, an ARF complaint, an auto-reply; an unsubscribe by link (page or RFC 8058 POST) or by mail */
+  source?: 'dsn' | 'arf' | 'autoreply' | 'link' | 'mail';
   /** the remote MTA a DSN names */
   remoteMta?: string;
   /** ARF Feedback-Type (abuse, fraud, …) */
   feedbackType?: string;
+  /** opened: the recipient's nth open (machine ones included); clicked: the nth click on any link */
+  count?: number;
+  /** clicked: the link's index in the message (absent for the honeypot link) and its URL */
+  link?: number;
+  url?: string;
+  /** opened/clicked/unsubscribed: the client, as the HTTP request showed it */
+  ip?: string;
+  userAgent?: string;
+  /** opened/clicked: likely not a person (privacy proxy prefetch, link scanner), and why it was judged so either way */
+  machine?: boolean;
+  why?: string;
+  /** opened/clicked: the recipient's first open (click) taken for a person — what unique human counts count */
+  firstHuman?: boolean;
 }
 
 /** What is known about a message besides its bytes: envelope, headers we index, control values. */
