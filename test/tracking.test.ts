@@ -260,6 +260,16 @@ describe('opens', () => {
     expect(Math.abs(ttl - historyTtl)).toBeLessThanOrEqual(1);
   });
 
+  it('keeps counting past 100 opens of a recipient without growing the timeline', async () => {
+    const { id, urls } = await sent();
+    for (let i = 0; i < 103; i++) await call(urls[0]!.open, { agent: 'Mozilla/5.0' });
+    await call(urls[0]!.open);
+    const opens = await eventsOf(id, 'opened');
+    expect(opens).toHaveLength(101);
+    expect(opens.at(-1)).toMatchObject({ count: 104, firstHuman: true });
+    expect(await engagement.recipient(id, 0)).toMatchObject({ opens: 104, humanOpens: 1 });
+  });
+
   it('records nothing for a message whose history expired, and still answers the same', async () => {
     const { id, urls } = await sent();
     await redis.del(keys.message(id), keys.recipients(id), keys.events(id), keys.links(id));

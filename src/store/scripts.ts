@@ -73,7 +73,9 @@ return 1
  * timeline and counted in the recipient's engagement, atomically; the recipient's delivery state
  * is left as it is. Nothing is recorded for a message whose history is gone (retention passed).
  * The event gets `count` (the recipient's nth open / click) and `firstHuman` (the first one not
- * taken for a machine); an unsubscribe is recorded once.
+ * taken for a machine); an unsubscribe is recorded once. Past the 100th open (click) of a
+ * recipient only the counts grow: a pixel in a forwarded or archived copy can be fetched without
+ * end, and the timeline must stay small.
  *
  * KEYS[1] recipients hash, KEYS[2] events list, KEYS[3] engagement hash, KEYS[4] clicks hash
  * ARGV[1] recipient index, ARGV[2] open | click | honeypot | unsubscribe, ARGV[3] event JSON,
@@ -118,7 +120,7 @@ else
   result = s[n[1]]
 end
 redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(s))
-redis.call('RPUSH', KEYS[2], cjson.encode(event))
+if result <= 100 or event['firstHuman'] then redis.call('RPUSH', KEYS[2], cjson.encode(event)) end
 -- Engagement lives as long as the timeline; before the message's expiry is set, for ARGV[8].
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then ttl = tonumber(ARGV[8]) end

@@ -3,7 +3,8 @@
  *
  * Receives: a verified token's target and what the request showed (IP, user agent, method).
  * Promises: every open and click becomes an `opened` / `clicked` event with its count, time, IP,
- * user agent and a machine verdict (machine.ts) taken on the recipient's delivery state; the
+ * user agent and a machine verdict (machine.ts) taken on the recipient's delivery state (past the
+ * 100th of a recipient, only its counts grow — see RECORD_ENGAGEMENT); the
  * recipient's engagement keeps totals and human counts apart, and the first human open / click is
  * marked (`firstHuman`) — what unique counts count. An unsubscribe is recorded once. Recording is
  * one Lua call (store/scripts.ts RECORD_ENGAGEMENT) that never touches the delivery state; a
