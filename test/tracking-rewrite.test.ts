@@ -299,6 +299,14 @@ describe('tracking rewrite of the corpus', () => {
     expect(rewriteMessage(c.built.message, {}).message).toBe(c.built.message);
   });
 
+  it('stops at maxLinks over the whole message: later links stay as written and out of the list', () => {
+    const c = CASES.find((x) => x.name.startsWith('two HTML bodies'))!;
+    const r = rewriteMessage(c.built.message, { ...OPTS, maxLinks: 1 });
+    expect(r.links).toEqual(['https://example.com/first']);
+    expect(r.notes.join()).toMatch(/past maxLinks/);
+    expect(r.pixel).toBe(true);
+  });
+
   it('tracks clicks only, or opens only, when asked', () => {
     const c = CASES.find((x) => x.name.startsWith('UTF-8 8bit'))!;
     const clicks = rewriteMessage(c.built.message, { clickUrl: OPTS.clickUrl });
@@ -340,7 +348,10 @@ describe('rewriteHtml on its own', () => {
     const near = `<a href="https://example.com/x">x</a>${'y'.repeat(900)}`;
     const part = Buffer.from(`<html><body>${near}</body></html>\r\n<a href="https://example.com/y">y</a>\r\n`);
     const r = rewriteHtml(part, 'utf-8', { ...OPTS, clickUrl: (i) => `https://t.example/c/${'L'.repeat(40)}.${i}`, maxLineLength: 998 });
-    expect(r.links).toEqual(['https://example.com/y']);
+    // the first link keeps its index (another recipient's shorter URL may fit), but stays as written
+    expect(r.links).toEqual(['https://example.com/x', 'https://example.com/y']);
+    expect(r.html.includes('href="https://example.com/x"')).toBe(true);
+    expect(r.html.includes(`href="https://t.example/c/${'L'.repeat(40)}.1"`)).toBe(true);
     expect(r.notes.join()).toMatch(/998/);
     expect(longestLine(r.html)).toBeLessThanOrEqual(998);
     expect(r.html.includes(esc(`\r\n${SNIPPET}\r\n</body>`))).toBe(true);

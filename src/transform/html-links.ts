@@ -9,7 +9,7 @@
  * VML in Outlook conditional comments; not data-notrack) that are absolute http(s) URLs
  * (href-url.ts) and not tracking links already; the quote style stays (an unquoted value is
  * written in double quotes). `links[i]` is the decoded URL of the link given index i, in document
- * order, the same for every run on the same input. The open pixel (and the invisible honeypot
+ * order: the same for every recipient of the same input, whatever their tracking URLs. The open pixel (and the invisible honeypot
  * link, when given) goes right before the last `</body>`, else at the end — in ISO-2022-JP always
  * in ASCII mode. Inserted bytes are ASCII, so a 7bit part stays 7bit. With `maxLineLength` (7bit
  * and 8bit parts: SMTP's 998), a line within the limit is never pushed over it: such a link
@@ -23,11 +23,14 @@ import { applyEdits, type ByteEdit } from './byte-edits.js';
 
 export interface TrackingOptions {
   /**
-   * The tracking URL for the link that gets `index` (its position in `links`), or null to leave
-   * the link as written. Must have no side effects: a result may be discarded (a line too long),
-   * and then the same index is offered for the next link.
+   * The tracking URL for the link at `index` (its position in `links`), or null to leave the link
+   * as written. Asked once per trackable link, in document order. An index is given by the
+   * message alone, never by a recipient's URLs: a link left as written (null, or a line that
+   * would get too long for this recipient's URL) keeps its index and its place in `links`.
    */
   clickUrl?: ((index: number, url: string) => string | null) | null;
+  /** links past this many stay as written and out of `links` (a bound on the stored list) */
+  maxLinks?: number;
   /** the open pixel's image URL; none: no pixel */
   pixelUrl?: string | null;
   /** an invisible link no human clicks (scanner detection), inserted beside the pixel */
@@ -44,7 +47,7 @@ export interface HtmlRewriteOptions extends TrackingOptions {
 export interface HtmlPlan {
   /** in ascending order, apart; none when nothing changes */
   edits: ByteEdit[];
-  /** the decoded URLs of the rewritten links; index = the index given to clickUrl */
+  /** the decoded URLs of the trackable links; index = the index given to clickUrl */
   links: string[];
   /** whether the pixel / honeypot snippet is inserted */
   pixel: boolean;
@@ -97,7 +100,13 @@ function rewriteLinks(part: Buffer, view: Buffer, charset: string, hrefs: HrefTa
       notes.add('ISO-2022-JP link left as written: its value does not end in ASCII mode');
       continue;
     }
+    if (links.length >= (opts.maxLinks ?? Infinity)) {
+      notes.add('link left as written: past maxLinks, the most links a message may have tracked');
+      continue;
+    }
+    // the index is taken here, before anything that depends on the recipient's URL
     const tracked = opts.clickUrl!(links.length, found.url);
+    links.push(found.url);
     if (tracked === null) continue;
     if (!isPlainAsciiUrl(tracked)) {
       notes.add('link left as written: clickUrl gave a URL with spaces, controls or non-ASCII characters');
@@ -109,7 +118,6 @@ function rewriteLinks(part: Buffer, view: Buffer, charset: string, hrefs: HrefTa
       continue;
     }
     edits.push({ start: href.valueStart, end: href.valueEnd, bytes: Buffer.from(value, 'latin1') });
-    links.push(found.url);
   }
   return links;
 }

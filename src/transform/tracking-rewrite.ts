@@ -21,7 +21,7 @@ export type { TrackingOptions } from './html-links.js';
 export interface TrackedMessage {
   /** the same Buffer as the input when nothing changed */
   message: Buffer;
-  /** decoded URLs of the rewritten links; index = the index given to clickUrl */
+  /** decoded URLs of the trackable links; index = the index given to clickUrl */
   links: string[];
   /** how many HTML bodies changed */
   parts: number;
@@ -56,6 +56,7 @@ function rewriteBodies(message: Buffer, opts: TrackingOptions): TrackedMessage {
     const result = rewriteBody(message, body, {
       ...opts,
       clickUrl: opts.clickUrl ? (index, url) => opts.clickUrl!(offset + index, url) : null,
+      maxLinks: opts.maxLinks === undefined ? undefined : Math.max(0, opts.maxLinks - offset),
       pixelUrl: pixel ? null : opts.pixelUrl,
       honeypotUrl: pixel ? null : opts.honeypotUrl,
     }, notes);
