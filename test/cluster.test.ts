@@ -40,8 +40,8 @@ async function submit(port: number, count: number, from: number): Promise<void> 
 describe('worker node flags and environment', () => {
   it('adds the heap flags to the primary\'s arguments, leaving any the operator gave', () => {
     expect(workerExecArgv(['--import', 'tsx'], '')).toEqual(['--import', 'tsx', ...WORKER_NODE_FLAGS]);
-    expect(workerExecArgv([], '--max-old-space-size=4096')).toEqual(['--expose-gc']);
-    expect(workerExecArgv(['--max_old_space_size=2048', '--expose-gc'], undefined)).toEqual(['--max_old_space_size=2048', '--expose-gc']);
+    expect(workerExecArgv([], '--max-old-space-size=4096')).toEqual(['--heap-growing-percent=200', '--expose-gc']);
+    expect(workerExecArgv(['--max_old_space_size=2048', '--heap_growing_percent=50', '--expose-gc'], undefined)).toEqual(['--max_old_space_size=2048', '--heap_growing_percent=50', '--expose-gc']);
     expect(workerExecArgv([], '  --enable-source-maps  ')).toEqual(WORKER_NODE_FLAGS);
   });
 

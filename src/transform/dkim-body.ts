@@ -7,6 +7,9 @@
  * before CRLF: most base64 and quoted-printable parts) is hashed as it is, and other bodies go
  * through one byte loop (0.09 ms and 0.65 ms for those two bodies). A body with a bare CR or LF
  * (never stored: intake refuses them) is left to mailauth, whose reading of those is the reference.
+ * Which of the three a body is takes one byte loop too: searching for "  " or " \r\n" with
+ * indexOf, or a regular expression for bare line ends, cost 0.13-0.19 ms each per 100 KB of
+ * text (spaces are everywhere, so every match attempt starts), the loop 0.12 ms for all of them.
  */
 import { createHash } from 'node:crypto';
 import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
@@ -16,11 +19,11 @@ const LF = 0x0a;
 const SP = 0x20;
 const TAB = 0x09;
 const CRLF = Buffer.from('\r\n');
-const BARE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
 
 export function relaxedBodyHash(body: Buffer): string {
-  if (!endsWithCrlf(body) || BARE_CR_OR_LF.test(body.toString('latin1'))) return mailauthBodyHash(body);
-  const canonical = needsCanonicalization(body) ? collapseWhitespace(body) : body;
+  const shape = endsWithCrlf(body) ? shapeOf(body) : 'bare line end';
+  if (shape === 'bare line end') return mailauthBodyHash(body);
+  const canonical = shape === 'whitespace to collapse' ? collapseWhitespace(body) : body;
   let end = canonical.length;
   while (end >= 2 && canonical[end - 2] === CR && canonical[end - 1] === LF) end -= 2; // empty lines at the end
   const hash = createHash('sha256');
@@ -32,8 +35,26 @@ function endsWithCrlf(body: Buffer): boolean {
   return body.length === 0 || (body[body.length - 2] === CR && body[body.length - 1] === LF);
 }
 
-function needsCanonicalization(body: Buffer): boolean {
-  return body.indexOf(TAB) !== -1 || body.indexOf('  ') !== -1 || body.indexOf(' \r\n') !== -1;
+type Shape = 'canonical' | 'whitespace to collapse' | 'bare line end';
+
+/** Whether relaxed canonicalization changes the body (a tab, two SP in a row, SP before CRLF), or it has a bare CR or LF. */
+function shapeOf(body: Buffer): Shape {
+  let collapse = false;
+  let prev = LF;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c > SP) {
+      prev = c;
+      continue;
+    }
+    if (c === TAB || (c === SP && prev === SP)) collapse = true;
+    else if (c === CR) {
+      if (body[i + 1] !== LF) return 'bare line end';
+      if (prev === SP) collapse = true;
+    } else if (c === LF && prev !== CR) return 'bare line end';
+    prev = c;
+  }
+  return collapse ? 'whitespace to collapse' : 'canonical';
 }
 
 /** Runs of SP/TAB become one SP; SP/TAB before a line end go. */
