@@ -26,6 +26,8 @@
 #                     then prints VmRSS/VmHWM of the primary, each worker and redis-server
 #                     (also bench/results/bench-<UTC>-queued.csv). No Postfix, no sink, no root.
 #   --settle S        with --queued: seconds to wait before measuring (default 30)
+#   --rewrite         instead of the relay runs: throughput of the tracking rewrite of HTML
+#                     (MB/s, one core; bench/rewrite-throughput.ts), so it never becomes the bottleneck
 #   --skip-postfix    measure Sokutatsu only (no ratios)
 #   --only-postfix    measure Postfix only (no build, no Sokutatsu)
 #   --csv FILE        append result rows here (default bench/results/bench-<UTC time>.csv)
@@ -66,6 +68,7 @@ DO_SOKUTATSU=1
 VARIANTS=(plain)
 THROTTLE=0
 QUEUED=0
+REWRITE=0
 SETTLE=30
 SIZES_GIVEN=0
 CSV=""
@@ -86,6 +89,7 @@ while (($#)); do
     --throttle) THROTTLE=${2:?}; VARIANTS+=(throttled); shift 2;;
     --queued) QUEUED=${2:?}; shift 2;;
     --settle) SETTLE=${2:?}; shift 2;;
+    --rewrite) REWRITE=1; shift;;
     --skip-postfix) DO_POSTFIX=0; shift;;
     --only-postfix) DO_SOKUTATSU=0; shift;;
     --csv) CSV=${2:?}; shift 2;;
@@ -94,6 +98,10 @@ while (($#)); do
     *) usage >&2; echo >&2; die "unknown option '$1'";;
   esac
 done
+if ((REWRITE)); then
+  say "tracking rewrite throughput (npx tsx bench/rewrite-throughput.ts)"
+  cd "$REPO" && exec npx tsx bench/rewrite-throughput.ts
+fi
 [[ $THROTTLE =~ ^[0-9]+$ ]] || die "--throttle must be a whole number of messages per minute, got '$THROTTLE'"
 [[ $QUEUED =~ ^[0-9]+$ ]] || die "--queued must be a whole number of messages, got '$QUEUED'"
 [[ $SETTLE =~ ^[0-9]+$ ]] || die "--settle must be a whole number of seconds, got '$SETTLE'"

@@ -38,6 +38,7 @@ import { claimDataDir } from './datadir.js';
 import { waitAtMost } from './deadline.js';
 import { openDomains } from './domains/domain-service.js';
 import { startDomainRecheck } from './domains/recheck.js';
+import { openTracking } from './tracking/services.js';
 
 export interface AppOptions {
   config: Config;
@@ -124,15 +125,16 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const verp = new Verp(await sharedSecret(redis, keys, 'verp'));
   const bounceRules = compileRules(config.bounce.rules);
   const suppression = new SuppressionPolicy(new SuppressionList(redis, keys), config.suppression, log);
-  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
+  const tracking = await openTracking(redis, keys, config, suppression.list, log);
+  const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: bounceRules, suppression });
-  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports });
+  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
   // In a cluster the primary runs the re-check and the HTTP API.
   const recheck = options.clusterWorker ? null : startDomainRecheck({ service: domainService, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   if (config.http.enabled && !options.clusterWorker) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }

@@ -29,6 +29,7 @@ import { startDomainRecheck } from './domains/recheck.js';
 import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
 import { collectWhenIdle } from './idle-gc.js';
+import { openTracking } from './tracking/services.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
 
@@ -122,8 +123,10 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const metrics = { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
   const { service: domains } = openDomains(redis, keys, config, createResolver(config.dns), log);
   const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
+  const suppressions = new SuppressionList(redis, keys);
+  const tracking = await openTracking(redis, keys, config, suppressions, log);
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, suppressions: new SuppressionList(redis, keys), config }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, suppressions, config, tracking: tracking.http }).fetch, config.http.host, config.http.port)
     : null;
 
   return {

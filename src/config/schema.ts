@@ -223,6 +223,28 @@ const suppression = z.strictObject({
   softBounceMinHours: z.number().min(0).default(72),
 });
 
+/** what a message's copies track: X-Sokutatsu-Track's values */
+export const TRACK_CHOICES = ['none', 'opens', 'clicks', 'opens,clicks'] as const;
+
+const tracking = z.strictObject({
+  /** the open pixel in HTML parts, unless the message's X-Sokutatsu-Track or its tag says otherwise */
+  opens: z.boolean().default(true),
+  /** click tracking of http(s) links in HTML parts, unless X-Sokutatsu-Track or the tag says otherwise */
+  clicks: z.boolean().default(true),
+  /** per X-Sokutatsu-Tag: what mail with that tag tracks (e.g. transactional: none); the message's X-Sokutatsu-Track wins */
+  tags: z.record(z.string().min(1), z.enum(TRACK_CHOICES)).default({}),
+  /** an invisible link beside the pixel: a client that "clicks" it is a scanner, and so are its other clicks */
+  honeypot: z.boolean().default(true),
+  /** which mail gets List-Unsubscribe (one-click, RFC 8058) and List-Unsubscribe-Post: tagged (bulk) mail, all, or none; a message that has its own List-Unsubscribe keeps it */
+  listUnsubscribe: z.enum(['tagged', 'all', 'none']).default('tagged'),
+  /** seconds links and engagement data are kept; 0: store.retentionSeconds + delivery.retry.maxAgeSeconds */
+  retentionSeconds: z.number().int().min(0).default(0),
+  /** a click sooner than this after delivery, or an open sooner than openDelaySeconds, counts as a machine (scanner, prefetch) */
+  machine: z
+    .strictObject({ clickDelaySeconds: z.number().min(0).default(10), openDelaySeconds: z.number().min(0).default(2) })
+    .default({ clickDelaySeconds: 10, openDelaySeconds: 2 }),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -246,8 +268,10 @@ export const configSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(8025),
       publicUrl: z.url().default('http://localhost:8025'),
+      /** reverse proxies in front of the HTTP port: the client address is the X-Forwarded-For entry the outermost one added; 0 = the socket's address */
+      trustProxyHops: z.number().int().min(0).max(10).default(0),
     })
-    .default({ enabled: true, host: '0.0.0.0', port: 8025, publicUrl: 'http://localhost:8025' }),
+    .default({ enabled: true, host: '0.0.0.0', port: 8025, publicUrl: 'http://localhost:8025', trustProxyHops: 0 }),
   admin: z.strictObject({ token: z.string().default('') }).default({ token: '' }),
   delivery: delivery.default(delivery.parse({})),
   store: z
@@ -265,6 +289,7 @@ export const configSchema = z.strictObject({
     .default({ allowPrivateTargets: false }),
   bounce: bounce.default({ rules: [] }),
   suppression: suppression.default(suppression.parse({})),
+  tracking: tracking.default(tracking.parse({})),
   shutdown: z
     .strictObject({
       /** seconds SIGTERM waits for SMTP transactions and deliveries in flight */

@@ -32,6 +32,9 @@ import { cachedDestinations, hostAddress, type Resolution, type Resolver, type T
 import { limitsFor, siteOf, type Site, type SiteLimits } from './sites.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
 import type { MtaSts } from './mta-sts.js';
+import { planCopy } from '../tracking/copy-plan.js';
+import type { TrackingTokens } from '../tracking/tokens.js';
+import type { LinkStore } from '../tracking/links.js';
 
 export interface DeliveryDeps {
   config: Config;
@@ -52,6 +55,8 @@ export interface DeliveryDeps {
   /** config `bounce.rules`, compiled: checked before the built-in table */
   bounceRules?: readonly Rule[];
   suppression: SuppressionPolicy;
+  /** tracking links, pixel and List-Unsubscribe per copy (config `tracking`); absent: copies go as stored */
+  tracking?: { tokens: TrackingTokens; links: LinkStore };
 }
 
 export interface DeliveryWorker {
@@ -66,7 +71,12 @@ interface Engine {
   pool: ConnectionPool;
   throttle: SiteThrottle;
   destinations: (domain: string) => Promise<Resolution>;
+  /** messages whose link list this process stored already (every copy of a message has the same list) */
+  linksSaved: Set<string>;
 }
+
+/** Bounds Engine.linksSaved: forgetting only costs one more (idempotent) save. */
+const LINKS_SAVED_KEPT = 10_000;
 
 export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const d = deps.config.delivery;
@@ -77,7 +87,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     commandTimeoutMs: d.commandTimeoutSeconds * 1000,
     ...(deps.ca ? { ca: deps.ca } : {}),
   }, deps.throttle);
-  const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000, d.mxPort) };
+  const engine: Engine = { pool, throttle: deps.throttle, destinations: cachedDestinations(d.routes, deps.resolver, d.mxCacheSeconds * 1000, d.mxPort), linksSaved: new Set() };
   const unwatch = deps.throttle.watch();
   const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processJob(job, token, deps, engine), {
     connection: deps.connection,
@@ -214,14 +224,25 @@ async function deliverToSite(message: StoredMessage, rcpt: number, address: stri
   let signer: Signer | null;
   try {
     signer = fromDomain ? await deps.domains.signerFor(fromDomain) : null;
-    prepared = transformForRecipient(body, signer?.keys ?? [], fromDomain);
+    const plan = deps.tracking ? planCopy({ message, rcpt, trackingHost: signer?.trackingHost ?? null, mailboxDomain: returnHost(signer, deps) }, deps.config, deps.tracking.tokens) : null;
+    prepared = transformForRecipient(body, { keys: signer?.keys ?? [], fromDomain, tracking: plan?.tracking ?? null, listUnsubscribe: plan?.listUnsubscribe ?? null });
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }
+  if (prepared.notes.length > 0) deps.log.debug({ id: message.id, notes: prepared.notes }, 'tracking left parts of the message as they were');
+  await saveLinks(message.id, prepared.links, deps, engine);
   const stillAdmitted = () => engine.throttle.admit(site.name, site.limits, true);
   const outcome = await attemptDelivery(engine.pool, targets, site, { from: envelopeSender(message, rcpt, signer, deps), to: address }, prepared.wire, stillAdmitted);
   await learnFrom(outcome, site, engine, deps.log);
   return outcome.kind === 'delivered' ? { ...outcome, dkim: prepared.dkim } : outcome;
+}
+
+/** Before the first copy goes out: a scanner may follow a link while the rest are still being sent. */
+async function saveLinks(messageId: string, links: string[], deps: DeliveryDeps, engine: Engine): Promise<void> {
+  if (links.length === 0 || !deps.tracking || engine.linksSaved.has(messageId)) return;
+  await deps.tracking.links.save(messageId, links);
+  if (engine.linksSaved.size >= LINKS_SAVED_KEPT) engine.linksSaved.clear();
+  engine.linksSaved.add(messageId);
 }
 
 /** Adaptive backoff: a site's "try later" answers slow it down, its successes speed it back up. */
@@ -246,8 +267,12 @@ async function learnFrom(outcome: AttemptOutcome, site: Site, engine: Engine, lo
  */
 function envelopeSender(message: StoredMessage, rcpt: number, signer: Signer | null, deps: DeliveryDeps): string {
   if (!message.mailFrom) return '';
-  const host = (signer?.verified ? returnPathHost(signer.domain, deps.config) : null) ?? deps.config.hostname;
-  return deps.verp.address({ messageId: message.id, rcpt }, host);
+  return deps.verp.address({ messageId: message.id, rcpt }, returnHost(signer, deps));
+}
+
+/** Where mail about a copy comes back to our port 25 (bounces, u+TOKEN unsubscribes). */
+function returnHost(signer: Signer | null, deps: DeliveryDeps): string {
+  return (signer?.verified ? returnPathHost(signer.domain, deps.config) : null) ?? deps.config.hostname;
 }
 
 interface Recorded {

@@ -70,6 +70,8 @@ export interface Signer {
   domain: string;
   verified: boolean;
   keys: SigningKey[];
+  /** the domain's tracking host (<trackingLabel>.<domain>) once its CNAME checked ok, else null */
+  trackingHost: string | null;
 }
 
 export interface DomainChangeTools {
@@ -211,7 +213,8 @@ export function createDomainStore(redis: Redis, keys: Keys, vault: KeyVault): Do
       const d = closest(await all(), domain);
       if (!d) return null;
       const active = d.keys.filter((k) => k.state === 'active');
-      return { domain: d.domain, verified: d.verified, keys: active.map((k) => ({ domain: d.domain, selector: k.selector, algorithm: k.algorithm, key: keyObject(d.domain, k) })) };
+      const trackingHost = d.checks?.find((c) => c.kind === 'tracking' && c.status === 'ok')?.host ?? null;
+      return { domain: d.domain, verified: d.verified, trackingHost, keys: active.map((k) => ({ domain: d.domain, selector: k.selector, algorithm: k.algorithm, key: keyObject(d.domain, k) })) };
     },
     async sendingDomainFor(domain) {
       const d = closest(await all(), domain);

@@ -38,9 +38,17 @@ export interface ListenerDeps {
   domains: DomainStore;
   /** port 25's bounce and complaint reports (VERP addresses); without it inbound refuses every recipient */
   reports?: InboundReports;
+  /** port 25's unsubscribe mail (u+TOKEN@ addresses of List-Unsubscribe's mailto:) */
+  unsubscribes?: InboundUnsubscribes;
   /** shared by all listeners: open connections per client IP */
   connectionsPerIp: Map<string, number>;
   isDraining: () => boolean;
+}
+
+/** What port 25 needs of tracking/unsubscribe.ts: which recipients are unsubscribe addresses, and acting on one. */
+export interface InboundUnsubscribes {
+  accepts(address: string): boolean;
+  unsubscribe(address: string): Promise<string>;
 }
 
 export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServer {
@@ -136,8 +144,8 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (role === 'inbound') {
-        // Only the bounce addresses of our own deliveries (valid VERP mac); never a relay.
-        if (deps.reports?.target(address.address)) return callback();
+        // Only the bounce and unsubscribe addresses of our own deliveries (valid MACs); never a relay.
+        if (deps.reports?.target(address.address) || deps.unsubscribes?.accepts(address.address)) return callback();
         return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`), session));
       }
       if (session.envelope.rcptTo.length >= limits.maxRecipients) {
@@ -222,9 +230,17 @@ async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSe
     closeConnection(server, session.id, 421, `4.4.2 DATA not completed within ${config.smtp.limits.dataTimeoutSeconds} s; closing connection`);
   });
   if (stream.sizeExceeded) throw smtpError(552, '5.3.4', `Message too big: the limit is ${config.smtp.maxMessageSize} bytes`);
-  const targets = session.envelope.rcptTo.map((r) => deps.reports!.target(r.address)).filter((t) => t !== null);
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const rcpts = session.envelope.rcptTo.map((r) => r.address);
+  // An unsubscribe is the mail's arrival itself (RFC 2369 mailto:): its content is not read.
+  for (const address of rcpts.filter((a) => deps.unsubscribes?.accepts(a))) {
+    const outcome = await deps.unsubscribes!.unsubscribe(address);
+    log.info({ listener: 'inbound', session: session.id, ip, from, outcome }, 'unsubscribe mail received');
+  }
+  const targets = deps.reports ? rcpts.map((a) => deps.reports!.target(a)).filter((t) => t !== null) : [];
+  if (targets.length === 0) return;
   const lines = await deps.reports!.receive(raw, targets);
-  log.info({ listener: 'inbound', session: session.id, ip, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', size: raw.length, reports: lines }, 'inbound report received');
+  log.info({ listener: 'inbound', session: session.id, ip, from, size: raw.length, reports: lines }, 'inbound report received');
 }
 
 /** policy.requireVerifiedDomains: mail must be From a sending domain whose DNS records verified. */
