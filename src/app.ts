@@ -39,6 +39,8 @@ import { waitAtMost } from './deadline.js';
 import { openDomains } from './domains/domain-service.js';
 import { startDomainRecheck } from './domains/recheck.js';
 import { openTracking } from './tracking/services.js';
+import { createDispatcher, openWebhooks } from './webhooks/services.js';
+import type { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 export interface AppOptions {
   config: Config;
@@ -65,6 +67,8 @@ export interface App {
   metrics: Metrics;
   ports: Intake['ports'] & { http?: number };
   embeddedRedis: EmbeddedRedis | null;
+  /** queues webhook POSTs for published events (the events backbone's subscriber); its worker runs here */
+  webhooks: WebhookDispatcher;
   reloadTls(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -126,6 +130,9 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const bounceRules = compileRules(config.bounce.rules);
   const suppression = new SuppressionPolicy(new SuppressionList(redis, keys), config.suppression, log);
   const tracking = await openTracking(redis, keys, config, suppression.list, log);
+  const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
+  const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log);
+  webhooks.startWorker(workerConnection);
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: bounceRules, suppression });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
@@ -134,7 +141,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   // In a cluster the primary runs the re-check and the HTTP API.
   const recheck = options.clusterWorker ? null : startDomainRecheck({ service: domainService, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   if (config.http.enabled && !options.clusterWorker) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }
@@ -142,7 +149,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   let stopping: Promise<void> | null = null;
   return {
-    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded,
+    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded, webhooks,
     async reloadTls() {
       tls = await loadTls(config, log);
       intake.reloadTls(tls);
@@ -154,6 +161,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
         await intake.drain();
         await waitAtMost(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
         if (http) await new Promise<void>((r) => http!.close(() => r()));
+        // POSTs in flight finish (each bounded by webhooks.timeoutSeconds); waiting ones stay queued.
+        await waitAtMost(webhooks.close(), config.shutdown.graceSeconds * 1000, () => log.warn('webhook POSTs still in flight at the end of the grace period: they will be sent again after restart'));
         await queue.close();
         for (const c of [redis, queueConnection, workerConnection]) await c.quit().catch(() => c.disconnect());
         // Adopted or not, the embedded server is this process's to stop: it owns dataDir.

@@ -86,6 +86,22 @@ const retry = z
     message: 'maxDelaySeconds must be >= firstDelaySeconds',
   });
 
+/** Webhook delivery (src/webhooks/): where it may go, how long it may take, how long it is retried. */
+const webhookSettings = z.strictObject({
+  /** true allows loopback/private/link-local webhook URLs (tests, CRMs on the LAN); false refuses them (SSRF) */
+  allowPrivateTargets: z.boolean().default(false),
+  /** seconds one POST may take, from connecting to the end of the response; longer is a failure (retried) */
+  timeoutSeconds: z.number().min(0.1).max(300).default(10),
+  /** POSTs in flight to one endpoint at once, across every process and node */
+  concurrencyPerEndpoint: z.number().int().min(1).max(1000).default(4),
+  /** webhook jobs one process works on at once (over all endpoints) */
+  concurrency: z.number().int().min(1).max(1000).default(16),
+  /** failed POSTs are retried on this schedule (doubling, capped, jittered) until maxAgeSeconds after the event */
+  retry: retry.default(retry.parse({ firstDelaySeconds: 30, maxDelaySeconds: 3600, maxAgeSeconds: 86_400 })),
+  /** delivery log entries kept per endpoint (GET /api/v1/webhooks/:id/deliveries) */
+  logSize: z.number().int().min(1).max(10_000).default(100),
+});
+
 /** Limits of one destination site; in `sites` every field is optional (the rest comes from presets and `default`). */
 const siteOverride = z.strictObject({
   /** simultaneous connections to the site across all processes and nodes */
@@ -284,9 +300,7 @@ export const configSchema = z.strictObject({
     .default({ retentionSeconds: 604_800, bodyRetentionSeconds: 0 }),
   dns: dnsSettings.default(dnsSettings.parse({})),
   domains: domainSettings.default(domainSettings.parse({})),
-  webhooks: z
-    .strictObject({ allowPrivateTargets: z.boolean().default(false) })
-    .default({ allowPrivateTargets: false }),
+  webhooks: webhookSettings.default(webhookSettings.parse({})),
   bounce: bounce.default({ rules: [] }),
   suppression: suppression.default(suppression.parse({})),
   tracking: tracking.default(tracking.parse({})),

@@ -21,6 +21,8 @@ import type { DeliveryQueue } from '../queue/delivery-queue.js';
 import type { Config } from '../config/schema.js';
 import { apiError, knownError } from './errors.js';
 import { trackingRoutes, type TrackingHttpDeps } from './tracking.js';
+import { webhookRoutes } from './webhooks.js';
+import type { WebhookServices } from '../webhooks/services.js';
 
 export interface HttpDeps {
   redis: Redis;
@@ -34,6 +36,8 @@ export interface HttpDeps {
   config: Config;
   /** open pixel, click redirects and unsubscribe pages at the root (no token); absent: not served */
   tracking?: TrackingHttpDeps;
+  /** webhook endpoints, test pings and delivery logs (/api/v1/webhooks); absent: not served */
+  webhooks?: WebhookServices;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -70,6 +74,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   api.route('/suppressions', suppressionRoutes(deps.suppressions));
+  if (deps.webhooks) api.route('/webhooks', webhookRoutes(deps.webhooks));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.
   app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));

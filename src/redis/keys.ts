@@ -57,6 +57,12 @@ export interface Keys {
   engagement(id: string): string;
   /** clicks per link and recipient: "<link>:<rcpt>" → clicks, "<link>:<rcpt>:h" → human clicks (hash) */
   clicks(id: string): string;
+  /** webhook endpoints: id → JSON {id, url, events, secret, enabled, createdAt} (hash) */
+  readonly webhooks: string;
+  /** an endpoint's recent delivery attempts: JSON entries, newest first, capped (list) */
+  webhookLog(id: string): string;
+  /** deliveries in flight to an endpoint: lease → expiry ms (sorted set; a crashed process's leases expire) */
+  webhookInFlight(id: string): string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -88,5 +94,8 @@ export function createKeys(namespace: string): Keys {
     links: (id) => `${tag}:links:${id}`,
     engagement: (id) => `${tag}:eng:${id}`,
     clicks: (id) => `${tag}:clk:${id}`,
+    webhooks: `${tag}:webhooks`,
+    webhookLog: (id) => `${tag}:webhook:${id}:log`,
+    webhookInFlight: (id) => `${tag}:webhook:${id}:inflight`,
   };
 }
