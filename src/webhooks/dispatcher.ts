@@ -18,7 +18,7 @@ import type { Config } from '../config/schema.js';
 import type { EventSubscriber, PublishedEvent } from '../events/types.js';
 import type { Keys } from '../redis/keys.js';
 import { nextRetry } from '../queue/retry.js';
-import type { DeliveryLog } from './delivery-log.js';
+import type { DeliveryLog, DeliveryLogEntry } from './delivery-log.js';
 import type { EndpointStore } from './endpoints.js';
 import { InFlightLimit } from './in-flight.js';
 import { eventPayload } from './payload.js';
@@ -54,6 +54,8 @@ export interface WebhookDeps {
   endpoints: EndpointStore;
   deliveries: DeliveryLog;
   sender: WebhookSender;
+  /** told each attempt's outcome (the metrics counter of webhook deliveries) */
+  onResult?: (outcome: DeliveryLogEntry['outcome']) => void;
 }
 
 export class WebhookDispatcher implements EventSubscriber {
@@ -124,10 +126,12 @@ export class WebhookDispatcher implements EventSubscriber {
     }
     const entry = { at, eventId, eventType, attempt, status: result.status, error: result.error, durationMs: result.durationMs };
     if (result.ok) {
+      this.deps.onResult?.('delivered');
       await this.deps.deliveries.append(endpointId, { ...entry, outcome: 'delivered' });
       return;
     }
     const decision = nextRetry(this.deps.config.retry, attempt, job.timestamp, Date.now());
+    this.deps.onResult?.(decision.kind === 'expire' ? 'failed' : 'retrying');
     if (decision.kind === 'expire') {
       await this.deps.deliveries.append(endpointId, { ...entry, outcome: 'failed' });
       this.deps.log.warn({ webhook: endpointId, event: eventId, attempts: attempt, error: result.error }, 'webhook given up after its retry period');

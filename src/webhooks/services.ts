@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { DnsResolver } from '../dns.js';
 import type { Keys } from '../redis/keys.js';
 import { DeliveryLog } from './delivery-log.js';
-import { WebhookDispatcher } from './dispatcher.js';
+import { WebhookDispatcher, type WebhookDeps } from './dispatcher.js';
 import { EndpointStore } from './endpoints.js';
 import { WebhookSender } from './sender.js';
 
@@ -31,6 +31,6 @@ export function openWebhooks(redis: Redis, keys: Keys, config: Config['webhooks'
 }
 
 /** The dispatcher over these services; its worker is started separately (`startWorker`). */
-export function createDispatcher(services: WebhookServices, redis: Redis, queueConnection: Redis, keys: Keys, config: Config['webhooks'], log: Logger): WebhookDispatcher {
-  return new WebhookDispatcher({ ...services, redis, keys, config, log }, queueConnection);
+export function createDispatcher(services: WebhookServices, redis: Redis, queueConnection: Redis, keys: Keys, config: Config['webhooks'], log: Logger, onResult?: WebhookDeps['onResult']): WebhookDispatcher {
+  return new WebhookDispatcher({ ...services, redis, keys, config, log, ...(onResult ? { onResult } : {}) }, queueConnection);
 }
