@@ -39,6 +39,7 @@ import { waitAtMost } from './deadline.js';
 import { openDomains } from './domains/domain-service.js';
 import { startDomainRecheck } from './domains/recheck.js';
 import { openTracking } from './tracking/services.js';
+import { EventLog } from './events/event-log.js';
 import { createDispatcher, openWebhooks } from './webhooks/services.js';
 import type { WebhookDispatcher } from './webhooks/dispatcher.js';
 
@@ -67,6 +68,8 @@ export interface App {
   metrics: Metrics;
   ports: Intake['ports'] & { http?: number };
   embeddedRedis: EmbeddedRedis | null;
+  /** where every recorded event goes: stream, statistics, metrics, subscribers */
+  events: EventLog;
   /** queues webhook POSTs for published events (the events backbone's subscriber); its worker runs here */
   webhooks: WebhookDispatcher;
   reloadTls(): Promise<void>;
@@ -116,7 +119,8 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const workerConnection = createRedis(target, log, 'worker');
   const metrics = createMetrics();
   const queue = createDeliveryQueue(queueConnection, keys);
-  const store = createMessageStore(redis, queue, keys, config.store);
+  const events = new EventLog(redis, keys, config.events, { metrics, log });
+  const store = createMessageStore(redis, queue, keys, config.store, events);
   const users = createUserStore(redis, keys);
   const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
   const tokens = createTokenStore(redis, keys, config.admin.token);
@@ -129,12 +133,12 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const verp = new Verp(await sharedSecret(redis, keys, 'verp'));
   const bounceRules = compileRules(config.bounce.rules);
   const suppression = new SuppressionPolicy(new SuppressionList(redis, keys), config.suppression, log);
-  const tracking = await openTracking(redis, keys, config, suppression.list, log);
+  const tracking = await openTracking(redis, keys, config, suppression.list, log, events);
   const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
   const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log);
   webhooks.startWorker(workerConnection);
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
-  const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store), log, extraRules: bounceRules, suppression });
+  const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store, events), log, extraRules: bounceRules, suppression });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
@@ -149,7 +153,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   let stopping: Promise<void> | null = null;
   return {
-    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded, webhooks,
+    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded, events, webhooks,
     async reloadTls() {
       tls = await loadTls(config, log);
       intake.reloadTls(tls);

@@ -30,6 +30,7 @@ import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
 import { collectWhenIdle } from './idle-gc.js';
 import { openTracking } from './tracking/services.js';
+import { EventLog } from './events/event-log.js';
 import { openWebhooks } from './webhooks/services.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
@@ -119,14 +120,16 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const redis = createRedis(target, log, 'primary');
   const keys = createKeys(config.redis.namespace);
   const queue = createDeliveryQueue(redis, keys);
-  const store = createMessageStore(redis, queue, keys, config.store);
+  // The primary records too (API sends, opens, clicks, unsubscribes): into the same stream and statistics.
+  const events = new EventLog(redis, keys, config.events, { log });
+  const store = createMessageStore(redis, queue, keys, config.store, events);
   const aggregator = new AggregatorRegistry();
   const metrics = { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
   const resolver = createResolver(config.dns);
   const { service: domains } = openDomains(redis, keys, config, resolver, log);
   const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   const suppressions = new SuppressionList(redis, keys);
-  const tracking = await openTracking(redis, keys, config, suppressions, log);
+  const tracking = await openTracking(redis, keys, config, suppressions, log, events);
   const http = config.http.enabled
     ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, suppressions, config, tracking: tracking.http, webhooks: openWebhooks(redis, keys, config.webhooks, resolver) }).fetch, config.http.host, config.http.port)
     : null;

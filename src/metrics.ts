@@ -26,6 +26,8 @@ export interface Metrics {
   deliveries: Counter<'outcome'>;
   throttled: Counter<string>;
   deliveryDuration: Histogram<'outcome'>;
+  /** recorded events (src/events/event-log.ts), by type and machine verdict ('' for events without one) */
+  events: Counter<'type' | 'machine'>;
 }
 
 export function createMetrics(): Metrics {
@@ -38,6 +40,7 @@ export function createMetrics(): Metrics {
     smtpRejections: new Counter({ name: 'sokutatsu_smtp_rejections_total', help: 'Error replies sent to SMTP clients', labelNames: ['listener', 'code'], registers: [registry] }),
     throttled: new Counter({ name: 'sokutatsu_delivery_waits_total', help: 'Deliveries put back to wait for their site (connection limit, rate limit or backoff pause); not attempts', registers: [registry] }),
     deliveries: new Counter({ name: 'sokutatsu_deliveries_total', help: 'Delivery attempt outcomes per recipient (delivered, deferred, bounced, expired)', labelNames: ['outcome'], registers: [registry] }),
+    events: new Counter({ name: 'sokutatsu_events_total', help: 'Recorded recipient events by type; opens and clicks by machine verdict (true/false; empty for other types)', labelNames: ['type', 'machine'], registers: [registry] }),
     deliveryDuration: new Histogram({
       name: 'sokutatsu_delivery_duration_seconds',
       help: 'Time of one delivery attempt, connection included',

@@ -261,6 +261,16 @@ const tracking = z.strictObject({
     .default({ clickDelaySeconds: 10, openDelaySeconds: 2 }),
 });
 
+/** the event stream (what webhooks and other followers read) and the statistics counters (src/events) */
+const events = z.strictObject({
+  /** seconds an event stays in the stream (older entries are trimmed as new ones arrive); 0: no time limit */
+  retentionSeconds: z.number().int().min(0).default(604_800),
+  /** entries the stream keeps at most (trimmed approximately, in whole blocks of ~100); 0: no length limit */
+  maxLength: z.number().int().min(0).default(1_000_000),
+  /** days the hourly statistics counters are kept */
+  statsRetentionDays: z.number().int().min(1).default(400),
+});
+
 export const configSchema = z.strictObject({
   hostname: z.string().min(1).default('localhost'),
   /** worker processes for SMTP and delivery: 1 (one process), N, or "auto" (one per core) */
@@ -304,6 +314,7 @@ export const configSchema = z.strictObject({
   bounce: bounce.default({ rules: [] }),
   suppression: suppression.default(suppression.parse({})),
   tracking: tracking.default(tracking.parse({})),
+  events: events.default(events.parse({})),
   shutdown: z
     .strictObject({
       /** seconds SIGTERM waits for SMTP transactions and deliveries in flight */

@@ -21,6 +21,8 @@ import type { DeliveryQueue } from '../queue/delivery-queue.js';
 import type { Config } from '../config/schema.js';
 import { apiError, knownError } from './errors.js';
 import { trackingRoutes, type TrackingHttpDeps } from './tracking.js';
+import { statsRoutes } from './stats.js';
+import { createKeys } from '../redis/keys.js';
 import { webhookRoutes } from './webhooks.js';
 import type { WebhookServices } from '../webhooks/services.js';
 
@@ -74,6 +76,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   api.route('/suppressions', suppressionRoutes(deps.suppressions));
+  api.route('/stats', statsRoutes(deps.redis, createKeys(deps.config.redis.namespace)));
   if (deps.webhooks) api.route('/webhooks', webhookRoutes(deps.webhooks));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.

@@ -57,6 +57,14 @@ export interface Keys {
   engagement(id: string): string;
   /** clicks per link and recipient: "<link>:<rcpt>" → clicks, "<link>:<rcpt>:h" → human clicks (hash) */
   clicks(id: string): string;
+  /** the event stream: every recorded event with its message's context, trimmed by events.maxLength / retentionSeconds (stream) */
+  readonly eventStream: string;
+  /** statistics of one scope in one hour: counter name → count (hash; scope and hour: src/events/stats-scope.ts) */
+  statsCounters(scope: string, hourStart: number): string;
+  /** clicks per link of one scope in one hour: "<link>\t<url>\t<kind>" → count (hash) */
+  statsLinks(scope: string, hourStart: number): string;
+  /** the prefixes the recording scripts build those two from: prefix + scope + ':' + hour (Lua has no Keys) */
+  readonly statsPrefixes: { counters: string; links: string };
   /** webhook endpoints: id → JSON {id, url, events, secret, enabled, createdAt} (hash) */
   readonly webhooks: string;
   /** an endpoint's recent delivery attempts: JSON entries, newest first, capped (list) */
@@ -94,6 +102,10 @@ export function createKeys(namespace: string): Keys {
     links: (id) => `${tag}:links:${id}`,
     engagement: (id) => `${tag}:eng:${id}`,
     clicks: (id) => `${tag}:clk:${id}`,
+    eventStream: `${tag}:events`,
+    statsCounters: (scope, hourStart) => `${tag}:stats:${scope}:${hourStart}`,
+    statsLinks: (scope, hourStart) => `${tag}:statslinks:${scope}:${hourStart}`,
+    statsPrefixes: { counters: `${tag}:stats:`, links: `${tag}:statslinks:` },
     webhooks: `${tag}:webhooks`,
     webhookLog: (id) => `${tag}:webhook:${id}:log`,
     webhookInFlight: (id) => `${tag}:webhook:${id}:inflight`,

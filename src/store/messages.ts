@@ -5,7 +5,9 @@
  * Promises: `accept` writes body, envelope, recipient states, the "queued" events and one
  * delivery job per recipient in ONE MULTI/EXEC — when it resolves the message is durable and
  * queued (with AOF fsync always). A recipient reaches a final state once; when the last one
- * does, every key of the message expires after the retention period.
+ * does, every key of the message expires after the retention period. Every event (the "queued"
+ * ones in the same MULTI, outcomes in the same Lua run) goes to the event log (events/event-log.ts):
+ * stream and statistics with the state change, then metrics and subscribers.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -15,6 +17,8 @@ import { addJobToTransaction, type DeliveryJob } from '../queue/delivery-queue.j
 import { FINAL_STATUSES, type IncomingMessage, type MessageEvent, type RecipientState, type StoredMessage } from './types.js';
 import { RECORD_RECIPIENT_EVENT } from './scripts.js';
 import { BodyCache } from './body-cache.js';
+import { PUBLISH_EVENTS } from '../events/publish-lua.js';
+import { domainOf, EventLog, type ScriptReply } from '../events/event-log.js';
 
 export interface MessageStore {
   accept(message: IncomingMessage): Promise<string>;
@@ -48,7 +52,7 @@ export interface Retention {
 const BODY_CACHE_BYTES = 32 * 1024 * 1024;
 const BODY_CACHE_MAX_AGE_MS = 5_000;
 
-export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retention: Retention): MessageStore {
+export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retention: Retention, eventLog: EventLog = new EventLog(redis, keys)): MessageStore {
   redis.defineCommand('recordRecipientEvent', { numberOfKeys: 4, lua: RECORD_RECIPIENT_EVENT });
   const cache = new BodyCache(BODY_CACHE_BYTES, BODY_CACHE_MAX_AGE_MS);
 
@@ -62,13 +66,20 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       multi.hset(keys.message(id), envelopeFields(id, message, now));
       multi.set(keys.body(id), message.body);
       multi.hset(keys.recipients(id), initialStates(message.recipients, now));
-      multi.rpush(keys.events(id), ...message.recipients.map((address, rcpt) => JSON.stringify(queuedEvent(address, rcpt, now, message.sendAt))));
+      const queued = message.recipients.map((address, rcpt) => queuedEvent(address, rcpt, now, message.sendAt));
+      const queuedJson = queued.map((e) => JSON.stringify(e));
+      multi.rpush(keys.events(id), ...queuedJson);
+      // After the HSET above: the script reads the message's tag, From and metadata from its hash.
+      multi.eval(PUBLISH_EVENTS, 1, keys.message(id), eventLog.scriptArg(now), ...queuedJson);
       const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
       message.recipients.forEach((to, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt, to }, delay));
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
       cache.set(id, message.body);
+      // The publishEvents EVAL is the transaction's 5th command (HSET, SET, HSET, RPUSH before it).
+      const streamIds = results[4]![1] as string[];
+      await eventLog.publishedMany(streamIds, queued, { messageId: id, tag: message.tag, domain: domainOf(message.headerFrom), metadata: message.meta });
       return id;
     },
 
@@ -101,13 +112,16 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
     async record(id, state, event) {
       const final = FINAL_STATUSES.has(state.status) ? '1' : '0';
       // ioredis adds defined commands at run time; the typed client does not know them.
-      const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>).recordRecipientEvent!;
-      const result = await run.call(
+      const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<ScriptReply>>).recordRecipientEvent!;
+      const reply = await run.call(
         redis,
         keys.message(id), keys.body(id), keys.recipients(id), keys.events(id),
         String(event.rcpt), JSON.stringify(state), JSON.stringify(event), final, String(retention.retentionSeconds), String(retention.bodyRetentionSeconds),
+        eventLog.scriptArg(),
       );
+      const result = reply[0];
       if (result === 2) cache.delete(id);
+      if (result >= 1) await eventLog.published(reply, id);
       return result >= 1;
     },
   };

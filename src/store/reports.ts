@@ -5,12 +5,14 @@
  * Promises: each kind of report counts once per recipient (a replayed DSN changes nothing); the
  * state change is decided on the state as it is when applied (a concurrent delivery result is
  * never overwritten with a decision taken on an older state); a report about a message whose
- * history has expired changes nothing.
+ * history has expired changes nothing. A recorded report's event is published with it (the same
+ * Lua run: stream and statistics; then the event log's metrics and subscribers).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import type { Retention } from './messages.js';
 import { RECORD_REPORT } from './scripts.js';
+import { EventLog, type ScriptReply } from '../events/event-log.js';
 import { FINAL_STATUSES, type MessageEvent, type RecipientState } from './types.js';
 
 export interface ReportDecision {
@@ -28,9 +30,9 @@ export interface ReportStore {
   apply(messageId: string, rcpt: number, decide: (current: RecipientState) => ReportDecision | null): Promise<ReportOutcome>;
 }
 
-type RecordReport = (...args: string[]) => Promise<number>;
+type RecordReport = (...args: string[]) => Promise<ScriptReply>;
 
-export function createReportStore(redis: Redis, keys: Keys, retention: Retention): ReportStore {
+export function createReportStore(redis: Redis, keys: Keys, retention: Retention, eventLog: EventLog = new EventLog(redis, keys)): ReportStore {
   redis.defineCommand('recordReport', { numberOfKeys: 5, lua: RECORD_REPORT });
   // ioredis adds defined commands at run time; the typed client does not know them.
   const recordReport = (redis as unknown as { recordReport: RecordReport }).recordReport.bind(redis);
@@ -44,11 +46,13 @@ export function createReportStore(redis: Redis, keys: Keys, retention: Retention
         const decision = decide(current);
         if (!decision) return 'already seen';
         const becomesFinal = !!decision.state && FINAL_STATUSES.has(decision.state.status) && !FINAL_STATUSES.has(current.status);
-        const result = await recordReport(
+        const reply = await recordReport(
           keys.message(id), keys.body(id), keys.recipients(id), keys.events(id), keys.reports(id),
           String(rcpt), current.status, decision.state ? JSON.stringify(decision.state) : '', JSON.stringify(decision.event), decision.kind,
-          becomesFinal ? '1' : '0', String(retention.retentionSeconds), String(retention.bodyRetentionSeconds),
+          becomesFinal ? '1' : '0', String(retention.retentionSeconds), String(retention.bodyRetentionSeconds), eventLog.scriptArg(),
         );
+        const result = reply[0];
+        if (result > 0) await eventLog.published(reply, id);
         if (result !== -1) return result > 0 ? 'recorded' : 'already seen';
       }
       throw new Error(`recipient ${rcpt} of message ${id} keeps changing; report not recorded`);

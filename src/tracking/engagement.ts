@@ -8,11 +8,14 @@
  * recipient's engagement keeps totals and human counts apart, and the first human open / click is
  * marked (`firstHuman`) — what unique counts count. An unsubscribe is recorded once. Recording is
  * one Lua call (store/scripts.ts RECORD_ENGAGEMENT) that never touches the delivery state; a
- * message whose history expired records nothing. A click resolves to its stored URL only.
+ * message whose history expired records nothing. A click resolves to its stored URL only. The
+ * same Lua run publishes the event (stream and statistics, events/publish-lua.ts); the event log
+ * then counts it in metrics and hands it to its subscribers.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { RECORD_ENGAGEMENT } from '../store/scripts.js';
+import { EventLog, type ScriptReply } from '../events/event-log.js';
 import type { MessageEvent, RecipientState } from '../store/types.js';
 import type { LinkStore } from './links.js';
 import { classifyRequest, DEFAULT_MACHINE_OPTIONS, type MachineOptions, type RequestFacts, type Verdict } from './machine.js';
@@ -62,9 +65,11 @@ export interface EngagementOptions {
   ttlSeconds: number;
   machine?: MachineOptions;
   now?: () => number;
+  /** where recorded events go (stream, statistics, metrics, webhooks); default: a log without metrics or subscribers */
+  events?: EventLog;
 }
 
-type RecordEngagement = (...args: string[]) => Promise<number>;
+type RecordEngagement = (...args: string[]) => Promise<ScriptReply>;
 type Target = { messageId: string; rcpt: number };
 
 /** Stored user agents are cut here: the long ones are padding, not information. */
@@ -74,14 +79,16 @@ export class EngagementTracker {
   private readonly run: RecordEngagement;
   private readonly machine: MachineOptions;
   private readonly now: () => number;
+  private readonly events: EventLog;
 
   constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly links: LinkStore, private readonly options: EngagementOptions) {
     if (!(options.ttlSeconds >= 1)) throw new Error(`engagement retention must be at least 1 s, not ${options.ttlSeconds}`);
-    redis.defineCommand('recordEngagement', { numberOfKeys: 4, lua: RECORD_ENGAGEMENT });
+    redis.defineCommand('recordEngagement', { numberOfKeys: 5, lua: RECORD_ENGAGEMENT });
     // ioredis adds defined commands at run time; the typed client does not know them.
     this.run = (redis as unknown as { recordEngagement: RecordEngagement }).recordEngagement.bind(redis);
     this.machine = options.machine ?? DEFAULT_MACHINE_OPTIONS;
     this.now = options.now ?? Date.now;
+    this.events = options.events ?? new EventLog(redis, keys);
   }
 
   /** An open pixel was fetched; null when the message or recipient is unknown (nothing recorded). */
@@ -169,12 +176,15 @@ export class EngagementTracker {
     return { count: hit.kind === 'honeypot' ? 0 : result, verdict };
   }
 
-  private exec(target: Target, what: string, event: MessageEvent, machine: boolean, link: string, at: number, ip: string): Promise<number> {
+  private async exec(target: Target, what: string, event: MessageEvent, machine: boolean, link: string, at: number, ip: string): Promise<number> {
     const { messageId, rcpt } = target;
-    return this.run(
-      this.keys.recipients(messageId), this.keys.events(messageId), this.keys.engagement(messageId), this.keys.clicks(messageId),
-      String(rcpt), what, JSON.stringify(event), machine ? '1' : '0', link, String(at), ip, String(this.options.ttlSeconds),
+    const reply = await this.run(
+      this.keys.recipients(messageId), this.keys.events(messageId), this.keys.engagement(messageId), this.keys.clicks(messageId), this.keys.message(messageId),
+      String(rcpt), what, JSON.stringify(event), machine ? '1' : '0', link, String(at), ip, String(this.options.ttlSeconds), this.events.scriptArg(at),
     );
+    const result = reply[0];
+    if (result > 0) await this.events.published(reply, messageId);
+    return result;
   }
 }
 

@@ -14,6 +14,7 @@ import { EngagementTracker } from './engagement.js';
 import { LinkStore } from './links.js';
 import { TrackingTokens, unsubscribeTokenOf } from './tokens.js';
 import { Unsubscriber } from './unsubscribe.js';
+import type { EventLog } from '../events/event-log.js';
 
 export interface Tracking {
   tokens: TrackingTokens;
@@ -24,11 +25,12 @@ export interface Tracking {
   inbound: InboundUnsubscribes;
 }
 
-export async function openTracking(redis: Redis, keys: Keys, config: Config, suppressions: SuppressionList, log: Logger): Promise<Tracking> {
+/** `events`: where opens, clicks and unsubscribes go (default: a log without metrics or subscribers). */
+export async function openTracking(redis: Redis, keys: Keys, config: Config, suppressions: SuppressionList, log: Logger, events?: EventLog): Promise<Tracking> {
   const tokens = await TrackingTokens.load(redis, keys);
   const ttlSeconds = trackingRetentionSeconds(config);
   const links = new LinkStore(redis, keys, ttlSeconds);
-  const engagement = new EngagementTracker(redis, keys, links, { ttlSeconds, machine: config.tracking.machine });
+  const engagement = new EngagementTracker(redis, keys, links, { ttlSeconds, machine: config.tracking.machine, ...(events ? { events } : {}) });
   const unsubscriber = new Unsubscriber({ redis, keys, tokens, suppressions, engagement });
   const inbound: InboundUnsubscribes = {
     accepts: (address) => {
