@@ -137,6 +137,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
   const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log);
   webhooks.startWorker(workerConnection);
+  events.subscribe(webhooks);
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store, events), log, extraRules: bounceRules, suppression });
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
