@@ -81,7 +81,7 @@ export interface LinkStats {
 export interface StatsReport {
   counts: Counts;
   rates: Rates;
-  /** mean seconds from delivery to a recipient's first human open (null: none) */
+  /** mean seconds (ms precision) from delivery to a recipient's first human open, over first opens in the range (null: none) */
   meanSecondsToFirstOpen: number | null;
   /** human opens by UTC hour of day (index 0-23) */
   opensByHour: number[];
@@ -133,7 +133,7 @@ export async function readStats(redis: Redis, keys: Keys, q: StatsQuery): Promis
   return {
     counts,
     rates: ratesOf(counts),
-    meanSecondsToFirstOpen: firstOpens > 0 ? Math.round(num(total['opened:first:ms']) / firstOpens / 1000) : null,
+    meanSecondsToFirstOpen: firstOpens > 0 ? Math.round(num(total['opened:first:ms']) / firstOpens) / 1000 : null,
     opensByHour,
     bounces: {
       byReason: prefixed(total, 'bounced:reason:').map(([reason, count]) => ({ reason, count })),
