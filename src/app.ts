@@ -33,7 +33,8 @@ import { MtaSts, type PolicyFetcher } from './delivery/mta-sts.js';
 import { createResolver, type DnsResolver } from './dns.js';
 import { createHttpApp } from './http/app.js';
 import { createTokenStore } from './http/tokens.js';
-import { createMetrics, registryMetrics, type Metrics } from './metrics.js';
+import { combinedMetrics, createMetrics, createScrapeMetrics, registryMetrics, type Metrics } from './metrics.js';
+import { createMetricsApp, scrapeSources } from './http/metrics-route.js';
 import { claimDataDir } from './datadir.js';
 import { waitAtMost } from './deadline.js';
 import { openDomains } from './domains/domain-service.js';
@@ -66,7 +67,7 @@ export interface App {
   keys: Keys;
   store: MessageStore;
   metrics: Metrics;
-  ports: Intake['ports'] & { http?: number };
+  ports: Intake['ports'] & { http?: number; metrics?: number };
   embeddedRedis: EmbeddedRedis | null;
   /** where every recorded event goes: stream, statistics, metrics, subscribers */
   events: EventLog;
@@ -120,7 +121,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const metrics = createMetrics();
   const queue = createDeliveryQueue(queueConnection, keys);
   const events = new EventLog(redis, keys, config.events, { metrics, log });
-  const store = createMessageStore(redis, queue, keys, config.store, events);
+  const store = createMessageStore(redis, queue, keys, { ...config.store, indexSeconds: config.store.retentionSeconds + config.delivery.retry.maxAgeSeconds }, events);
   const users = createUserStore(redis, keys);
   const auth = createAuthGuard(users, redis, keys, config.smtp.limits, log);
   const tokens = createTokenStore(redis, keys, config.admin.token);
@@ -143,10 +144,16 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
+  let metricsHttp: ServerType | null = null;
   // In a cluster the primary runs the re-check and the HTTP API.
   const recheck = options.clusterWorker ? null : startDomainRecheck({ service: domainService, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   if (config.http.enabled && !options.clusterWorker) {
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: registryMetrics(metrics.registry), domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port);
+    const served = combinedMetrics(registryMetrics(metrics.registry), registryMetrics(createScrapeMetrics(scrapeSources(queue, throttle))));
+    if (config.metrics.port !== undefined) {
+      metricsHttp = await listenHttp(createMetricsApp(served, config.metrics.token).fetch, config.metrics.host, config.metrics.port);
+      ports.metrics = (metricsHttp.address() as AddressInfo).port;
+    }
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: served, sendingDomains: domains, intakeMetrics: metrics, domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }
@@ -166,6 +173,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
         await intake.drain();
         await waitAtMost(worker.close(), config.shutdown.graceSeconds * 1000, () => log.warn('deliveries still in flight at the end of the grace period: they will be retried after restart'));
         if (http) await new Promise<void>((r) => http!.close(() => r()));
+        if (metricsHttp) await new Promise<void>((r) => metricsHttp!.close(() => r()));
         // POSTs in flight finish (each bounded by webhooks.timeoutSeconds); waiting ones stay queued.
         await waitAtMost(webhooks.close(), config.shutdown.graceSeconds * 1000, () => log.warn('webhook POSTs still in flight at the end of the grace period: they will be sent again after restart'));
         await queue.close();

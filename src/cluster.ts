@@ -30,8 +30,10 @@ import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
 import { collectWhenIdle } from './idle-gc.js';
 import { openTracking } from './tracking/services.js';
+import { combinedMetrics, createScrapeMetrics, registryMetrics } from './metrics.js';
+import { createMetricsApp, scrapeSources } from './http/metrics-route.js';
 import { EventLog } from './events/event-log.js';
-import { openWebhooks } from './webhooks/services.js';
+import { createDispatcher, openWebhooks } from './webhooks/services.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
 
@@ -122,16 +124,23 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const queue = createDeliveryQueue(redis, keys);
   // The primary records too (API sends, opens, clicks, unsubscribes): into the same stream and statistics.
   const events = new EventLog(redis, keys, config.events, { log });
-  const store = createMessageStore(redis, queue, keys, config.store, events);
+  const store = createMessageStore(redis, queue, keys, { ...config.store, indexSeconds: config.store.retentionSeconds + config.delivery.retry.maxAgeSeconds }, events);
   const aggregator = new AggregatorRegistry();
-  const metrics = { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
+  const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
+  // Workers' counters summed, and the gauges of shared state (queue, sites) read once, here.
+  const metrics = combinedMetrics({ contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() }, registryMetrics(createScrapeMetrics(scrapeSources(queue, throttle))));
+  const metricsHttp = config.metrics.port !== undefined ? await listenHttp(createMetricsApp(metrics, config.metrics.token).fetch, config.metrics.host, config.metrics.port) : null;
   const resolver = createResolver(config.dns);
-  const { service: domains } = openDomains(redis, keys, config, resolver, log);
+  const { store: sendingDomains, service: domains } = openDomains(redis, keys, config, resolver, log);
   const recheck = startDomainRecheck({ service: domains, redis, keys, intervalSeconds: config.domains.recheckIntervalSeconds, log });
   const suppressions = new SuppressionList(redis, keys);
   const tracking = await openTracking(redis, keys, config, suppressions, log, events);
+  const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
+  // Events recorded here (opens, clicks, unsubscribes, API sends) queue their webhooks too; the workers POST them.
+  const webhooks = createDispatcher(webhookServices, redis, redis, keys, config.webhooks, log);
+  events.subscribe(webhooks);
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, domains, throttle: new SiteThrottle(redis, keys, config.delivery.backoff), queue, suppressions, config, tracking: tracking.http, webhooks: openWebhooks(redis, keys, config.webhooks, resolver) }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port)
     : null;
 
   return {
@@ -150,6 +159,8 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
         for (const w of alive) w.process.kill('SIGKILL');
       });
       if (http) await new Promise<void>((r) => http.close(() => r()));
+      if (metricsHttp) await new Promise<void>((r) => metricsHttp.close(() => r()));
+      await webhooks.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());
       if (embedded) await embedded.stop();

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createHttpApp, type HttpDeps } from '../src/http/app.js';
+import { configSchema } from '../src/config/schema.js';
 import { PIXEL, trackingRoutes } from '../src/http/tracking.js';
 import { createDeliveryQueue, type DeliveryQueue } from '../src/queue/delivery-queue.js';
 import { createKeys, type Keys } from '../src/redis/keys.js';
@@ -405,7 +406,7 @@ describe('client address', () => {
 describe('the HTTP app', () => {
   it('mounts the public routes at the root, beside the token-protected API', async () => {
     // Only the tracking services are used by these routes; the others are never reached.
-    const deps = { tracking: { tokens, engagement, unsubscriber }, tokens: { verify: async () => false } } as unknown as HttpDeps;
+    const deps = { tracking: { tokens, engagement, unsubscriber }, tokens: { verify: async () => null }, config: configSchema.parse({}) } as unknown as HttpDeps;
     const http = createHttpApp(deps);
     const { urls } = await sent();
     const click = await http.request(urls[0]!.click(0).slice(BASE.length), { headers: { 'User-Agent': BROWSER } });

@@ -64,6 +64,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (env.SOKUTATSU_REDIS_URL) out.redis = { url: env.SOKUTATSU_REDIS_URL };
   if (env.SOKUTATSU_ADMIN_TOKEN) out.admin = { token: env.SOKUTATSU_ADMIN_TOKEN };
+  if (env.SOKUTATSU_METRICS_TOKEN) out.metrics = { token: env.SOKUTATSU_METRICS_TOKEN };
   if (env.SOKUTATSU_KEY_ENCRYPTION_KEY) out.domains = { keyEncryptionKey: env.SOKUTATSU_KEY_ENCRYPTION_KEY };
   return out;
 }

@@ -298,7 +298,23 @@ export const configSchema = z.strictObject({
       trustProxyHops: z.number().int().min(0).max(10).default(0),
     })
     .default({ enabled: true, host: '0.0.0.0', port: 8025, publicUrl: 'http://localhost:8025', trustProxyHops: 0 }),
-  admin: z.strictObject({ token: z.string().default('') }).default({ token: '' }),
+  admin: z
+    .strictObject({
+      token: z.string().default(''),
+      /** admin API requests per minute per token (a token bucket in the process serving HTTP; burst = one minute's worth); 0: unlimited */
+      rateLimitPerMinute: z.number().int().min(0).default(6000),
+    })
+    .default({ token: '', rateLimitPerMinute: 6000 }),
+  metrics: z
+    .strictObject({
+      /** when set, GET /metrics needs `Authorization: Bearer <token>` (or SOKUTATSU_METRICS_TOKEN) */
+      token: z.string().default(''),
+      /** serve /metrics on this port instead of http.port (only there); absent: on http.port */
+      port: port.optional(),
+      /** address of that port (default: loopback only) */
+      host: z.string().default('127.0.0.1'),
+    })
+    .default({ token: '', host: '127.0.0.1' }),
   delivery: delivery.default(delivery.parse({})),
   store: z
     .strictObject({

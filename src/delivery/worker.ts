@@ -30,6 +30,7 @@ import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 import { ConnectionPool } from './pool.js';
 import { cachedDestinations, hostAddress, type Resolution, type Resolver, type Target } from './routes.js';
 import { limitsFor, siteOf, type Site, type SiteLimits } from './sites.js';
+import { siteClass } from './site-class.js';
 import { isPushback, type SiteThrottle } from './throttle.js';
 import type { MtaSts } from './mta-sts.js';
 import { planCopy } from '../tracking/copy-plan.js';
@@ -137,7 +138,8 @@ async function processJob(job: Job<DeliveryJob>, token: string | undefined, deps
   }
   const recorded = await record(message, rcpt, state, attempt, outcome, deps);
   await learnSuppression(message, rcpt, state.address, recorded, deps);
-  deps.metrics.deliveries.inc({ outcome: recorded.type });
+  deps.metrics.deliveries.inc({ outcome: recorded.type, site_class: siteClass(site ?? domainOf(state.address)) });
+  if (recorded.type !== 'deferred') deps.metrics.queueTime.observe({ outcome: recorded.type }, (Date.now() - Math.max(message.createdAt, message.sendAt ?? 0)) / 1000);
   deps.metrics.deliveryDuration.observe({ outcome: recorded.type }, (Date.now() - started) / 1000);
   deps.log.info({ id: messageId, to: state.address, attempt, ...logFields(outcome), status: recorded.type, ms: Date.now() - started, detail: recorded.detail, ...(recorded.failure ? { reason: recorded.failure.reason, hard: recorded.hard } : {}) }, `delivery ${recorded.type}`);
 
@@ -154,7 +156,7 @@ async function isSuppressed(message: StoredMessage, rcpt: number, state: Recipie
   const detail = `${entry.state} since ${entry.createdAt} (${entry.scope === 'global' ? 'every sender' : `mail from ${entry.scope}`}): ${entry.reason}`;
   const now = Date.now();
   await deps.store.record(message.id, { ...state, status: 'suppressed', reason: entry.reason, updatedAt: now }, { type: 'suppressed', at: new Date(now).toISOString(), rcpt, address: state.address, detail });
-  deps.metrics.deliveries.inc({ outcome: 'suppressed' });
+  deps.metrics.deliveries.inc({ outcome: 'suppressed', site_class: siteClass(domainOf(state.address)) });
   deps.log.info({ id: message.id, to: state.address, status: 'suppressed', detail }, 'delivery suppressed');
   return true;
 }

@@ -2,15 +2,27 @@
  * The HTTP app (hono): health, readiness, Prometheus metrics, the admin API and (when given its
  * services) the public tracking and unsubscribe endpoints (http/tracking.ts).
  *
- * Promises: everything under /api requires a valid bearer token (401 otherwise, JSON error per
- * CONTRACT); errors never leak stack traces; unknown routes are JSON 404s.
+ * Promises: everything under /api — in any spelling a router or proxy might take for it —
+ * requires a valid bearer token (401 otherwise, JSON error per CONTRACT) and keeps to the
+ * token's rate limit (429) and the body size limit (413), see http/api-guard.ts and body.ts;
+ * the OpenAPI document (/api/v1/openapi.json, behind the token too) is built from the
+ * operations each route module declares; /metrics can move to a port of its own or need a
+ * token (http/metrics-route.ts); errors never leak stack traces; unknown routes are JSON 404s.
  */
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { MetricsSource } from '../metrics.js';
 import type { MessageStore } from '../store/messages.js';
 import type { TokenStore } from './tokens.js';
-import { messageView } from './message-view.js';
+import type { IntakeMetrics } from '../metrics.js';
+import type { DomainStore } from '../domains/domain-store.js';
+import { apiGuard, type ApiEnv } from './api-guard.js';
+import { apiBodyLimit } from './body.js';
+import { messageOperations, messageRoutes } from './messages.js';
+import { sendBodyLimit } from './send.js';
+import { metricsHandler } from './metrics-route.js';
+import { openApiDocument, type Operation } from './openapi.js';
+import { adminOperations, webhookOperations } from './openapi-operations.js';
 import type { DomainService } from '../domains/domain-service.js';
 import { domainRoutes } from './domains.js';
 import { siteRoutes } from './sites.js';
@@ -36,14 +48,20 @@ export interface HttpDeps {
   queue: DeliveryQueue;
   suppressions: SuppressionList;
   config: Config;
+  /** policy.requireVerifiedDomains of the send API: the same check as SMTP intake */
+  sendingDomains: Pick<DomainStore, 'sendingDomainFor'>;
+  /** the send API counts its messages with SMTP intake's metrics (listener "api"); absent: not counted */
+  intakeMetrics?: IntakeMetrics;
   /** open pixel, click redirects and unsubscribe pages at the root (no token); absent: not served */
   tracking?: TrackingHttpDeps;
   /** webhook endpoints, test pings and delivery logs (/api/v1/webhooks); absent: not served */
   webhooks?: WebhookServices;
 }
 
-export function createHttpApp(deps: HttpDeps): Hono {
-  const app = new Hono();
+export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  // First, before any route: the gate decides on the path in every spelling, routed or not.
+  app.use('*', apiGuard(deps.tokens, deps.config.admin.rateLimitPerMinute));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -53,26 +71,16 @@ export function createHttpApp(deps: HttpDeps): Hono {
     ]);
     return ok ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason: 'Redis is not reachable' }, 503);
   });
-  app.get('/metrics', async (c) => c.text(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }));
+  // With metrics.port set, /metrics is served only there (app.ts starts that listener).
+  if (deps.config.metrics.port === undefined) app.get('/metrics', metricsHandler(deps.metrics, deps.config.metrics.token));
   if (deps.tracking) app.route('/', trackingRoutes(deps.tracking));
 
-  const api = new Hono();
-  api.use('*', async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const token = header.match(/^Bearer\s+(\S+)$/i)?.[1] ?? '';
-    if (!(await deps.tokens.verify(token))) {
-      return c.json(apiError('unauthorized', 'a valid admin token is required: Authorization: Bearer <token> (create one with `sokutatsu token create NAME`)'), 401, {
-        'WWW-Authenticate': 'Bearer',
-      });
-    }
-    await next();
-  });
-  api.get('/messages/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!/^[0-9a-z]{9,40}$/.test(id)) return c.json(apiError('not_found', `no message with id ${id.slice(0, 60)}`), 404);
-    const view = await messageView(deps.store, id);
-    return view ? c.json(view) : c.json(apiError('not_found', `no message with id ${id} (unknown, or past its retention period)`), 404);
-  });
+  const keys = createKeys(deps.config.redis.namespace);
+  const api = new Hono<ApiEnv>();
+  api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
+  api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));
+  const operations: Operation[] = [...messageOperations, ...adminOperations, ...(deps.webhooks ? webhookOperations : [])];
+  api.get('/openapi.json', (c) => c.json(openApiDocument(operations, '1')));
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   api.route('/suppressions', suppressionRoutes(deps.suppressions));

@@ -11,11 +11,11 @@ import { verifyReport, type DomainService } from '../domains/domain-service.js';
 import { KEY_TYPES } from '../domains/dkim-key.js';
 import { parseBody } from './body.js';
 
-const keyOptions = z.strictObject({
+export const keyOptions = z.strictObject({
   selector: z.string().min(1).max(63).optional(),
   key: z.enum(KEY_TYPES).optional(),
 });
-const addBody = keyOptions.extend({ domain: z.string().min(1).max(253) });
+export const addBody = keyOptions.extend({ domain: z.string().min(1).max(253) });
 
 export function domainRoutes(service: DomainService): Hono {
   const api = new Hono();

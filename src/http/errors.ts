@@ -2,8 +2,14 @@
  * The admin API's error shape (CONTRACT: `{"error": {"code", "message"}}`) and the HTTP status
  * of each error the services raise.
  */
+import type { z } from 'zod';
 import { DomainError } from '../domains/domain-service.js';
 import { SuppressionInputError } from '../store/suppression-input.js';
+
+/** zod's issues as one sentence naming each field (query parameters, bodies). */
+export function issues(error: z.ZodError, what = 'query'): string {
+  return error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
+}
 
 export function apiError(code: string, message: string) {
   return { error: { code, message } };

@@ -14,7 +14,7 @@ import { promoteSite, type DeliveryQueue } from '../queue/delivery-queue.js';
 import { apiError } from './errors.js';
 import { parseBody } from './body.js';
 
-const pauseBody = z.strictObject({
+export const pauseBody = z.strictObject({
   minutes: z.number().positive().max(525_600).optional(),
   reason: z.string().min(1).max(300).optional(),
 });

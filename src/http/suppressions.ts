@@ -13,20 +13,20 @@ import { checkAddress, checkReason, checkScope, checkState, orderedEntry, SUPPRE
 import { apiError } from './errors.js';
 import { parseBody } from './body.js';
 
-const addBody = z.strictObject({
+export const addBody = z.strictObject({
   address: z.string().min(1).max(254),
   domain: z.string().min(1).max(253).optional(),
   reason: z.string().min(1).max(500).optional(),
   state: z.enum(SUPPRESSION_STATES as ['prohibited', 'stopped']).optional(),
 });
 
-const pageQuery = z.strictObject({
+export const pageQuery = z.strictObject({
   domain: z.string().min(1).max(253).optional(),
   cursor: z.string().regex(/^\d{1,20}$/, 'a cursor from nextCursor').optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-const removeQuery = z.strictObject({
+export const removeQuery = z.strictObject({
   domain: z.string().min(1).max(253).optional(),
   all: z.enum(['true', 'false', '1', '0']).optional(),
 });

@@ -16,13 +16,12 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ClientInfo, EngagementTracker } from '../tracking/engagement.js';
 import type { TrackingTokens } from '../tracking/tokens.js';
 import type { Unsubscriber } from '../tracking/unsubscribe.js';
+import { clientIp } from './client-ip.js';
 import { badRequestPage, confirmPage, donePage, errorPage, notFoundPage, pickLanguage } from '../tracking/pages.js';
 
 export interface TrackingHttpDeps {
@@ -142,24 +141,5 @@ async function isOneClickBody(c: Context): Promise<boolean> {
     return oneClickBody.safeParse(await c.req.parseBody()).success;
   } catch {
     return false;
-  }
-}
-
-/**
- * The client's address: with `hops` trusted proxies, the entry the outermost of them appended
- * (entries left of it are whatever the client sent); else the socket's. '' when unknown (tests
- * calling app.request() have no socket).
- */
-function clientIp(c: Context, hops: number): string {
-  if (hops > 0) {
-    const entries = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim());
-    const entry = entries.length >= hops ? entries[entries.length - hops] : undefined;
-    if (entry && isIP(entry)) return entry;
-  }
-  try {
-    const address = getConnInfo(c).remote.address ?? '';
-    return isIP(address) ? address : '';
-  } catch {
-    return '';
   }
 }

@@ -23,7 +23,7 @@ import { smtpError, type SmtpReplyError } from './reply.js';
 import { closeConnection, findConnection, keepOwnEnhancedCodes, refuseUnparsableRecipients } from './connections.js';
 import { withDeadline } from '../deadline.js';
 import type { DomainStore } from '../domains/domain-store.js';
-import { domainOf } from '../mime/address.js';
+import { requireVerifiedDomain } from './verified-domain.js';
 import type { InboundReports } from '../bounce/reports.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
@@ -191,6 +191,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
     log.warn({ ...txLog }, 'smtp DATA took too long: closing connection');
     closeConnection(server, session.id, 421, `4.4.2 DATA not completed within ${config.smtp.limits.dataTimeoutSeconds} s; closing connection`);
   });
+  const dataEnd = Date.now();
   if (stream.sizeExceeded) {
     log.info({ ...txLog, size: stream.byteLength }, 'smtp message refused: too large');
     throw smtpError(552, '5.3.4', `Message too big: the limit is ${config.smtp.maxMessageSize} bytes`);
@@ -218,6 +219,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   }
   deps.metrics.messagesReceived.inc({ listener: role });
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
+  deps.metrics.intakeDuration.observe({ listener: role }, (Date.now() - dataEnd) / 1000);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
   return id;
 }
@@ -241,19 +243,6 @@ async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSe
   if (targets.length === 0) return;
   const lines = await deps.reports!.receive(raw, targets);
   log.info({ listener: 'inbound', session: session.id, ip, from, size: raw.length, reports: lines }, 'inbound report received');
-}
-
-/** policy.requireVerifiedDomains: mail must be From a sending domain whose DNS records verified. */
-async function requireVerifiedDomain(headerFrom: string | null, domains: DomainStore): Promise<void> {
-  if (!headerFrom) throw smtpError(550, '5.6.0', 'Message has no From: header; a From: on a verified sending domain is required');
-  const domain = domainOf(headerFrom);
-  const sending = await domains.sendingDomainFor(domain);
-  if (!sending) {
-    throw smtpError(550, '5.7.1', `From: domain ${domain} is not a sending domain of this server; add it with \`sokutatsu domain add ${domain}\`, publish what \`sokutatsu domain records ${domain}\` shows, then \`sokutatsu domain verify ${domain}\``);
-  }
-  if (!sending.verified) {
-    throw smtpError(550, '5.7.1', `From: domain ${domain} is not verified yet: publish what \`sokutatsu domain records ${sending.domain}\` shows, then run \`sokutatsu domain verify ${sending.domain}\``);
-  }
 }
 
 /** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */

@@ -51,6 +51,14 @@ export interface Keys {
   softBounces(address: string): string;
   /** a secret generated once and shared by every node (HMAC of VERP and tracking tokens): base64 string */
   secret(name: string): string;
+  /** every message by acceptance time: id → createdAt ms (sorted set; entries older than the index retention trimmed at accept) — GET /api/v1/messages */
+  readonly messageIndex: string;
+  /** messages of one X-Sokutatsu-Tag by acceptance time (sorted set; expires with its newest entry) */
+  tagIndex(tag: string): string;
+  /** messages to one recipient address (lower case) by acceptance time (sorted set; expires with its newest entry) */
+  recipientIndex(address: string): string;
+  /** an Idempotency-Key of the send API (sha256 of token name + key): "p:<id>" while being sent, then the message id (string, 24 h) */
+  idempotency(digest: string): string;
   /** the message's tracked links, in the rewriter's index order (list of URLs; '' where a URL was refused) */
   links(id: string): string;
   /** per recipient engagement: recipient index → JSON {opens, clicks, first human open/click, unsubscribed, …} (hash) */
@@ -97,6 +105,10 @@ export function createKeys(namespace: string): Keys {
     domainEvents: (domain) => `${tag}:domev:${domain}`,
     domainRecheckLock: `${tag}:lock:domain-recheck`,
     secret: (name) => `${tag}:secret:${name}`,
+    messageIndex: `${tag}:idx:msgs`,
+    tagIndex: (t) => `${tag}:idx:tag:${t}`,
+    recipientIndex: (address) => `${tag}:idx:rcpt:${address}`,
+    idempotency: (digest) => `${tag}:idem:${digest}`,
     suppressions: `${tag}:suppressions`,
     softBounces: (address) => `${tag}:soft:${address}`,
     links: (id) => `${tag}:links:${id}`,

@@ -21,7 +21,7 @@ import { PUBLISH_EVENTS } from '../events/publish-lua.js';
 import { domainOf, EventLog, type ScriptReply } from '../events/event-log.js';
 
 export interface MessageStore {
-  accept(message: IncomingMessage): Promise<string>;
+  accept(message: IncomingMessage, options?: AcceptOptions): Promise<string>;
   get(id: string): Promise<StoredMessage | null>;
   body(id: string): Promise<Buffer | null>;
   recipient(id: string, rcpt: number): Promise<RecipientState | null>;
@@ -39,6 +39,18 @@ export function newMessageId(now = Date.now()): string {
 export interface Retention {
   retentionSeconds: number;
   bodyRetentionSeconds: number;
+  /**
+   * how long a message stays findable by search (keys.messageIndex, tagIndex, recipientIndex):
+   * it lives at most delivery.retry.maxAgeSeconds before its last recipient is final, then
+   * retentionSeconds. Default: retentionSeconds + 5 days (the default maxAge).
+   */
+  indexSeconds?: number;
+}
+
+/** What the send API adds to the transaction of an accept. */
+export interface AcceptOptions {
+  /** an Idempotency-Key's Redis key: set to the message id in the same MULTI, so a stored message always answers its key */
+  idempotencyKey?: { key: string; ttlSeconds: number };
 }
 
 /**
@@ -55,9 +67,10 @@ const BODY_CACHE_MAX_AGE_MS = 5_000;
 export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys: Keys, retention: Retention, eventLog: EventLog = new EventLog(redis, keys)): MessageStore {
   redis.defineCommand('recordRecipientEvent', { numberOfKeys: 4, lua: RECORD_RECIPIENT_EVENT });
   const cache = new BodyCache(BODY_CACHE_BYTES, BODY_CACHE_MAX_AGE_MS);
+  const indexMs = (retention.indexSeconds ?? retention.retentionSeconds + 432_000) * 1000;
 
   return {
-    async accept(message) {
+    async accept(message, options = {}) {
       const id = message.id;
       const now = Date.now();
       const client = await queue.backend.client;
@@ -73,6 +86,8 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       multi.eval(PUBLISH_EVENTS, 1, keys.message(id), eventLog.scriptArg(now), ...queuedJson);
       const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
       message.recipients.forEach((to, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt, to }, delay));
+      indexMessage(multi, keys, message, now, indexMs);
+      if (options.idempotencyKey) multi.set(options.idempotencyKey.key, id, 'EX', options.idempotencyKey.ttlSeconds);
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
@@ -125,6 +140,26 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       return result >= 1;
     },
   };
+}
+
+/**
+ * The search indexes (GET /api/v1/messages): by time, by tag and by recipient, scored by the
+ * acceptance time. The global index is trimmed here (amortized: each accept drops what fell out
+ * of the window); a tag's or recipient's set expires with its newest entry, and search skips
+ * entries whose message is gone.
+ */
+function indexMessage(multi: ChainableCommander, keys: Keys, m: IncomingMessage, now: number, indexMs: number): void {
+  multi.zadd(keys.messageIndex, now, m.id);
+  multi.zremrangebyscore(keys.messageIndex, '-inf', now - indexMs);
+  if (m.tag) {
+    multi.zadd(keys.tagIndex(m.tag), now, m.id);
+    multi.zremrangebyscore(keys.tagIndex(m.tag), '-inf', now - indexMs);
+    multi.pexpire(keys.tagIndex(m.tag), indexMs);
+  }
+  for (const address of new Set(m.recipients.map((r) => r.toLowerCase()))) {
+    multi.zadd(keys.recipientIndex(address), now, m.id);
+    multi.pexpire(keys.recipientIndex(address), indexMs);
+  }
 }
 
 function envelopeFields(id: string, m: IncomingMessage, now: number): Record<string, string> {
