@@ -1,0 +1,117 @@
+/**
+ * /metrics as Prometheus scrapes it: valid text exposition (each family once), the counters and
+ * histograms of issue 7 moving when a message is sent and delivered, the gauges read at scrape
+ * (queue by state, outbound connections, paused sites), and the token and separate port.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { ADMIN_TOKEN, apiCall, apiGet, eventually, startTestApp } from './support/app.js';
+import { startSink, type Sink } from './support/sink.js';
+
+type Sample = { name: string; labels: Record<string, string>; value: number };
+
+/** Parses the text format strictly enough to catch what Prometheus would refuse. */
+function parseProm(text: string): Sample[] {
+  const samples: Sample[] = [];
+  const typed = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = line.match(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/);
+    if (type) {
+      expect(typed.has(type[1]!), `TYPE ${type[1]} given twice`).toBe(false);
+      typed.add(type[1]!);
+      continue;
+    }
+    if (line.startsWith('# HELP ')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|Nan|[+-]Inf)$/);
+    expect(m, `not a sample line: ${line}`).not.toBeNull();
+    const labels: Record<string, string> = {};
+    for (const l of (m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    samples.push({ name: m![1]!, labels, value: Number(m![3]) });
+  }
+  return samples;
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+let app: App;
+let sink: Sink;
+beforeAll(async () => {
+  sink = await startSink();
+  app = await startTestApp({ delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sink.port, tls: 'none' }] } });
+});
+afterAll(async () => {
+  await app?.stop();
+  await sink?.close();
+});
+
+const scrape = async (a: App = app) => parseProm(await (await fetch(`http://127.0.0.1:${a.ports.http}/metrics`)).text());
+
+describe('/metrics', () => {
+  it('is valid exposition text and counts a delivery by outcome and site class, with intake and queue latency', async () => {
+    const before = await scrape();
+    expect(value(before, 'sokutatsu_deliveries_total', { outcome: 'delivered', site_class: 'google' })).toBe(0);
+    const delivered0 = value(before, 'sokutatsu_deliveries_total', { outcome: 'delivered', site_class: 'other' }) ?? 0;
+
+    const sent = await apiCall(app, 'POST', '/api/v1/messages', { from: 'news@shop.example', to: ['kuro@example.jp'], text: 'hello' });
+    expect(sent.status).toBe(202);
+    await eventually(async () => (await apiGet(app, `/api/v1/messages/${sent.body.id}`)).body.recipients[0].status === 'delivered', 20_000, 'delivered');
+
+    const after = await scrape();
+    expect(value(after, 'sokutatsu_deliveries_total', { outcome: 'delivered', site_class: 'other' })).toBe(delivered0 + 1);
+    expect(value(after, 'sokutatsu_messages_received_total', { listener: 'api' })).toBe(1);
+    expect(value(after, 'sokutatsu_recipients_received_total', { listener: 'api' })).toBe(1);
+    expect(value(after, 'sokutatsu_intake_duration_seconds_count', { listener: 'api' })).toBe(1);
+    expect(value(after, 'sokutatsu_delivery_queue_seconds_count', { outcome: 'delivered' })).toBe(1);
+    expect(value(after, 'sokutatsu_delivery_queue_seconds_bucket', { outcome: 'delivered', le: '+Inf' })).toBe(1);
+    expect(value(after, 'sokutatsu_delivery_duration_seconds_count', { outcome: 'delivered' })).toBe(1);
+    expect(value(after, 'sokutatsu_events_total', { type: 'delivered' })).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'sokutatsu_process_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Every site_class label value is one of the bounded set.
+    for (const s of after.filter((x) => x.name === 'sokutatsu_deliveries_total')) expect(['google', 'microsoft', 'yahoo', 'apple', 'docomo', 'au', 'softbank', 'other']).toContain(s.labels.site_class);
+  });
+
+  it('reads the queue, connections and pauses at scrape time', async () => {
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    for (let i = 0; i < 3; i++) expect((await apiCall(app, 'POST', '/api/v1/messages', { from: 'news@shop.example', to: [`later${i}@example.jp`], text: 'x', sendAt: later })).status).toBe(202);
+    expect((await apiCall(app, 'POST', '/api/v1/sites/example.org/pause', { minutes: 5 })).status).toBe(200);
+    const samples = await scrape();
+    expect(value(samples, 'sokutatsu_queue_jobs', { state: 'delayed' })).toBe(3);
+    expect(value(samples, 'sokutatsu_queue_jobs', { state: 'failed' })).toBe(0);
+    expect(value(samples, 'sokutatsu_sites_paused')).toBe(1);
+    expect(value(samples, 'sokutatsu_outbound_connections')).toBeGreaterThanOrEqual(0);
+    await apiCall(app, 'POST', '/api/v1/sites/example.org/resume');
+    expect(value(await scrape(), 'sokutatsu_sites_paused')).toBe(0);
+  });
+
+  it('needs metrics.token when one is set, and moves to metrics.port when one is set', async () => {
+    const guarded = await startTestApp({ metrics: { token: 'scrape-secret' } });
+    try {
+      const url = `http://127.0.0.1:${guarded.ports.http}/metrics`;
+      const refused = await fetch(url);
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toMatchObject({ error: { code: 'unauthorized' } });
+      expect((await fetch(url, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+      expect((await fetch(url, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(401);
+      const ok = await fetch(url, { headers: { Authorization: 'Bearer scrape-secret' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('sokutatsu_deliveries_total');
+    } finally {
+      await guarded.stop();
+    }
+    const apart = await startTestApp({ metrics: { port: 0, token: 'other-secret' } });
+    try {
+      expect(apart.ports.metrics).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${apart.ports.http}/metrics`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${apart.ports.metrics}/metrics`)).status).toBe(401);
+      const ok = await fetch(`http://127.0.0.1:${apart.ports.metrics}/metrics`, { headers: { Authorization: 'Bearer other-secret' } });
+      expect(ok.status).toBe(200);
+      expect(parseProm(await ok.text()).some((s) => s.name === 'sokutatsu_queue_jobs')).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${apart.ports.metrics}/api/v1/messages`)).status).toBe(404);
+    } finally {
+      await apart.stop();
+    }
+  });
+});
