@@ -136,7 +136,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const suppression = new SuppressionPolicy(new SuppressionList(redis, keys), config.suppression, log);
   const tracking = await openTracking(redis, keys, config, suppression.list, log, events);
   const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
-  const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log);
+  const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log, (result) => metrics.webhookDeliveries.inc({ result }));
   webhooks.startWorker(workerConnection);
   events.subscribe(webhooks);
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });

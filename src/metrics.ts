@@ -33,6 +33,10 @@ export interface Metrics {
   deliveryDuration: Histogram<'outcome'>;
   /** recorded events (src/events/event-log.ts), by type and machine verdict ('' for events without one) */
   events: Counter<'type' | 'machine'>;
+  /** bounced recipients (at delivery or by a later DSN) by the classifier's group and reason (bounded sets) */
+  bounces: Counter<'group' | 'reason'>;
+  /** webhook POST outcomes: delivered (2xx), retrying, failed (given up) */
+  webhookDeliveries: Counter<'result'>;
 }
 
 export function createMetrics(): Metrics {
@@ -59,6 +63,8 @@ export function createMetrics(): Metrics {
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86_400, 5 * 86_400],
       registers: [registry],
     }),
+    bounces: new Counter({ name: 'sokutatsu_bounces_total', help: 'Bounced recipients (a 5xx at delivery or a DSN later) by reason group (permanent, temporary, unknown) and the classifier\'s reason', labelNames: ['group', 'reason'], registers: [registry] }),
+    webhookDeliveries: new Counter({ name: 'sokutatsu_webhook_deliveries_total', help: 'Webhook POST attempts by result: delivered (2xx), retrying (failed, will retry), failed (given up)', labelNames: ['result'], registers: [registry] }),
     events: new Counter({ name: 'sokutatsu_events_total', help: 'Recorded recipient events by type; opens and clicks by machine verdict (true/false; empty for other types)', labelNames: ['type', 'machine'], registers: [registry] }),
     deliveryDuration: new Histogram({
       name: 'sokutatsu_delivery_duration_seconds',

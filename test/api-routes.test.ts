@@ -48,7 +48,7 @@ describe('the admin API route table', () => {
       const spellings = [p, `/${p}`, `//${p.slice(1)}`, `/API${rest}`, `/Api${rest}`, `/%61pi${rest}`, `/%2561pi${rest}`, `${p}/`, `${p}//`, `/api/v1/%2e%2e/v1${p.slice('/api/v1'.length)}`, `/x/../api${rest}`, `/api/./v1${p.slice('/api/v1'.length)}`, `${p}?token=${GOOD}`, `${p};x=1`];
       for (const spelling of spellings) {
         for (const m of [method, 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'DELETE']) {
-          for (const headers of [{}, { Authorization: 'Bearer wrong' }, { Authorization: GOOD }, { Authorization: `Basic ${GOOD}` }, { 'X-Api-Key': GOOD }]) {
+          for (const headers of [{}, { Authorization: 'Bearer wrong' }, { Authorization: GOOD }, { Authorization: `Basic ${GOOD}` }, { 'X-Api-Key': GOOD }] as Record<string, string>[]) {
             const res = await http.request(spelling, { method: m, headers });
             expect(res.status, `${m} ${spelling} ${JSON.stringify(headers)}`).toBe(401);
             if (m !== 'HEAD') expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });

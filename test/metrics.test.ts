@@ -39,7 +39,7 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 let app: App;
 let sink: Sink;
 beforeAll(async () => {
-  sink = await startSink();
+  sink = await startSink({ onRcpt: (address) => (address.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@example.jp>: Recipient address rejected: User unknown' } : undefined) });
   app = await startTestApp({ delivery: { routes: [{ match: '*', host: '127.0.0.1', port: sink.port, tls: 'none' }] } });
 });
 afterAll(async () => {
@@ -71,6 +71,15 @@ describe('/metrics', () => {
     expect(value(after, 'sokutatsu_process_process_resident_memory_bytes')).toBeGreaterThan(0);
     // Every site_class label value is one of the bounded set.
     for (const s of after.filter((x) => x.name === 'sokutatsu_deliveries_total')) expect(['google', 'microsoft', 'yahoo', 'apple', 'docomo', 'au', 'softbank', 'other']).toContain(s.labels.site_class);
+  });
+
+  it('counts bounces by group and reason', async () => {
+    const sent = await apiCall(app, 'POST', '/api/v1/messages', { from: 'news@shop.example', to: ['nobody@example.jp'], text: 'x' });
+    await eventually(async () => (await apiGet(app, `/api/v1/messages/${sent.body.id}`)).body.recipients[0].status === 'bounced', 20_000, 'bounced');
+    const samples = await scrape();
+    expect(value(samples, 'sokutatsu_bounces_total', { group: 'permanent', reason: 'userunknown' })).toBe(1);
+    expect(value(samples, 'sokutatsu_deliveries_total', { outcome: 'bounced', site_class: 'other' })).toBe(1);
+    expect(value(samples, 'sokutatsu_delivery_queue_seconds_count', { outcome: 'bounced' })).toBe(1);
   });
 
   it('reads the queue, connections and pauses at scrape time', async () => {

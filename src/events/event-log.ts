@@ -40,7 +40,7 @@ export interface MessageContext {
 }
 
 export interface EventLogHooks {
-  metrics?: Pick<Metrics, 'events'>;
+  metrics?: Pick<Metrics, 'events' | 'bounces'>;
   subscribers?: EventSubscriber[];
   log?: Logger;
 }
@@ -102,6 +102,7 @@ export class EventLog {
   private count(event: MessageEvent): void {
     const machine = event.machine === undefined ? '' : String(event.machine);
     this.hooks.metrics?.events.inc({ type: event.type, machine });
+    if (event.type === 'bounced' && event.failure) this.hooks.metrics?.bounces.inc({ group: event.failure.group, reason: event.failure.reason });
   }
 
   private async deliver(events: PublishedEvent[]): Promise<void> {
