@@ -10,12 +10,13 @@
  * every subscriber (webhooks). A subscriber's failure is logged and never undoes or fails the
  * recording: the event stays in the stream. Without subscribers the log still records everything.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Keys } from '../redis/keys.js';
 import type { Metrics } from '../metrics.js';
 import type { MessageEvent } from '../store/types.js';
 import type { EventSubscriber, PublishedEvent } from './types.js';
+import { hourStart, statsScopes } from './stats-scope.js';
 
 export interface EventLogOptions {
   /** seconds an event stays in the stream; 0: no time limit */
@@ -66,10 +67,30 @@ export class EventLog {
       retentionMs: this.options.retentionSeconds * 1000,
       counters,
       links,
-      // Counted in the last hour of the bucket still have the full retention.
-      statsTtl: this.options.statsRetentionDays * 86_400 + 3600,
+      statsTtl: this.statsTtl(),
       now,
     });
+  }
+
+  /**
+   * Adds the "queued" events of a message being accepted to accept's MULTI: their stream entries
+   * (answers: the stream ids, in order — the first `eventsJson.length` commands added) and the
+   * `queued` counters — what the recording scripts do for other events, without a script on
+   * intake's path (the context is known here; these events need no decision).
+   */
+  queueInTransaction(multi: ChainableCommander, context: MessageContext, eventsJson: readonly string[], now: number): void {
+    const stream = this.keys.eventStream;
+    const trim = this.options.maxLength > 0 ? ['MAXLEN', '~', String(this.options.maxLength)] : [];
+    const meta = JSON.stringify(context.metadata);
+    for (const json of eventsJson) {
+      multi.call('XADD', stream, ...trim, '*', 'message', context.messageId, 'tag', context.tag ?? '', 'domain', context.domain ?? '', 'meta', meta, 'event', json);
+    }
+    if (this.options.retentionSeconds > 0) multi.call('XTRIM', stream, 'MINID', '~', String(now - this.options.retentionSeconds * 1000));
+    const hour = hourStart(now);
+    for (const scope of statsScopes(context.tag, context.domain)) {
+      multi.hincrby(this.keys.statsCounters(scope, hour), 'queued', eventsJson.length);
+      multi.expire(this.keys.statsCounters(scope, hour), this.statsTtl());
+    }
   }
 
   /** A script's reply → the event it published (null when it recorded nothing), after metrics and subscribers. */
@@ -84,7 +105,7 @@ export class EventLog {
     return out;
   }
 
-  /** Events published in accept's MULTI (publishEvents): their stream ids and the context the caller knows. */
+  /** Events published in accept's MULTI (queueInTransaction): their stream ids and the context. */
   async publishedMany(ids: readonly string[], events: readonly MessageEvent[], context: MessageContext): Promise<PublishedEvent[]> {
     const out = events.map((event, i) => ({ ...event, id: ids[i] ?? '', ...context }));
     for (const event of events) this.count(event);
@@ -97,6 +118,11 @@ export class EventLog {
     const start = after === '-' ? '-' : `(${after}`;
     const entries = await this.redis.xrange(this.keys.eventStream, start, '+', 'COUNT', count);
     return entries.map(([id, fields]) => fromEntry(id, fields));
+  }
+
+  /** Counted in the last moment of an hour bucket still have the full retention. */
+  private statsTtl(): number {
+    return this.options.statsRetentionDays * 86_400 + 3600;
   }
 
   private count(event: MessageEvent): void {

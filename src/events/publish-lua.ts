@@ -3,6 +3,9 @@
  * the same script as the state change and the timeline append — so the event stream and the
  * statistics counters can never drift from the timelines.
  *
+ * (The "queued" events of accept() are published by plain commands in its MULTI instead:
+ * EventLog.queueInTransaction, the same stream fields and the same counters.)
+ *
  * Receives (inside a script): the message hash key, the event (decoded and as JSON), the publish
  * context (EventLog.scriptArg(): a JSON ARGV) and what only the script knows (first click on a link,
  * the time a first open is measured from, whether the event stays off the timeline).
@@ -93,19 +96,3 @@ local function ev_publish(c, ev, eventJson, p, x)
 end
 `;
 
-/**
- * publishEvents — the "queued" events of a message just stored (run in accept's MULTI, after the
- * message hash is written).
- *
- * KEYS[1] message hash; ARGV[1] publish context, ARGV[2..] event JSON, one per recipient.
- * Returns the stream ids, in order.
- */
-export const PUBLISH_EVENTS = `${EVENT_FUNCTIONS}
-local c = ev_context(KEYS[1])
-local p = cjson.decode(ARGV[1])
-local ids = {}
-for i = 2, #ARGV do
-  ids[#ids + 1] = ev_publish(c, cjson.decode(ARGV[i]), ARGV[i], p, {})[1]
-end
-return ids
-`;

@@ -18,6 +18,12 @@ export function statsScope(tag: string | null, domain: string | null): string {
   return ALL_MAIL;
 }
 
+/** Every scope an event of this message counts in (publish-lua.ts's ev_scopes does the same in Lua). */
+export function statsScopes(tag: string | null, domain: string | null): string[] {
+  const d = domain ? domain.toLowerCase() : '';
+  return [ALL_MAIL, ...(tag ? [`t:${tag}`] : []), ...(d ? [`d:${d}`] : []), ...(tag && d ? [`td:${d}:${tag}`] : [])];
+}
+
 export const HOUR_SECONDS = 3600;
 
 /** The bucket an epoch-ms time falls in: the epoch second its UTC hour started. */

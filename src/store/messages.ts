@@ -17,7 +17,6 @@ import { addJobToTransaction, type DeliveryJob } from '../queue/delivery-queue.j
 import { FINAL_STATUSES, type IncomingMessage, type MessageEvent, type RecipientState, type StoredMessage } from './types.js';
 import { RECORD_RECIPIENT_EVENT } from './scripts.js';
 import { BodyCache } from './body-cache.js';
-import { PUBLISH_EVENTS } from '../events/publish-lua.js';
 import { domainOf, EventLog, type ScriptReply } from '../events/event-log.js';
 
 export interface MessageStore {
@@ -82,8 +81,8 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const queued = message.recipients.map((address, rcpt) => queuedEvent(address, rcpt, now, message.sendAt));
       const queuedJson = queued.map((e) => JSON.stringify(e));
       multi.rpush(keys.events(id), ...queuedJson);
-      // After the HSET above: the script reads the message's tag, From and metadata from its hash.
-      multi.eval(PUBLISH_EVENTS, 1, keys.message(id), eventLog.scriptArg(now), ...queuedJson);
+      const context = { messageId: id, tag: message.tag, domain: domainOf(message.headerFrom), metadata: message.meta };
+      eventLog.queueInTransaction(multi, context, queuedJson, now);
       const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
       message.recipients.forEach((to, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt, to }, delay));
       indexMessage(multi, keys, message, now, indexMs);
@@ -92,9 +91,9 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
       cache.set(id, message.body);
-      // The publishEvents EVAL is the transaction's 5th command (HSET, SET, HSET, RPUSH before it).
-      const streamIds = results[4]![1] as string[];
-      await eventLog.publishedMany(streamIds, queued, { messageId: id, tag: message.tag, domain: domainOf(message.headerFrom), metadata: message.meta });
+      // The stream entries are the transaction's commands after HSET, SET, HSET, RPUSH.
+      const streamIds = results.slice(4, 4 + queued.length).map(([, streamId]) => String(streamId));
+      await eventLog.publishedMany(streamIds, queued, context);
       return id;
     },
 
