@@ -120,6 +120,17 @@ describe('event log', () => {
     expect((await readStats(redis, keys, { scope: 'all', ...range })).counts.sent).toBe(350);
   });
 
+  it('trims the stream by age: entries older than events.retentionSeconds go as new ones arrive (whole blocks)', async () => {
+    const { keys, log, store } = setup({ retentionSeconds: 1, maxLength: 0, statsRetentionDays: 400 });
+    await accept(store, Array.from({ length: 250 }, (_, i) => `old${i}@dest.example`));
+    expect(await redis.xlen(keys.eventStream)).toBe(250);
+    await new Promise((r) => setTimeout(r, 1100));
+    const id = await accept(store, ['new@dest.example']);
+    const length = await redis.xlen(keys.eventStream);
+    expect(length).toBeLessThanOrEqual(51); // the two full blocks of 100 old entries went; a partly old block may stay
+    expect((await log.read()).at(-1)).toMatchObject({ messageId: id, address: 'new@dest.example' });
+  });
+
   it('rates: null where the divisor is 0', () => {
     const zero: Counts = { sent: 0, delivered: 0, deferred: 0, bounced: 0, hardBounced: 0, expired: 0, suppressed: 0, cancelled: 0, complained: 0, unsubscribed: 0, delayed: 0, autoReplied: 0,
       opened: { total: 0, unique: 0, human: 0, uniqueHuman: 0, machine: 0 }, clicked: { total: 0, unique: 0, human: 0, uniqueHuman: 0, machine: 0 } };
