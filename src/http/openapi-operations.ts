@@ -1,7 +1,7 @@
 /**
  * OpenAPI operations of the admin routes other than messages (domains, sites, suppressions,
  * stats, webhooks — these only when the app serves them), with the zod schemas their route modules validate with where those modules
- * export them. One list per route module; messages.ts keeps its own beside its routes.
+ * export them. One list per route module; messages.ts and webhooks.ts keep their own beside their routes.
  * test/api-routes.test.ts fails when a route is added without an operation here (or the reverse).
  */
 import { z } from 'zod';
@@ -47,15 +47,8 @@ export const statsOperations: Operation[] = [
   },
 ];
 
-export const webhookOperations: Operation[] = [
-  { method: 'post', path: '/api/v1/webhooks', summary: 'Add a webhook endpoint {url, events?}; the answer carries its signing secret', responses: { '201': { description: '{id, secret, …}' }, ...invalid } },
-  { method: 'get', path: '/api/v1/webhooks', summary: 'Webhook endpoints', responses: ok('{webhooks}') },
-  { method: 'get', path: '/api/v1/webhooks/:id', summary: 'One endpoint', responses: { ...ok('the endpoint'), ...notFound } },
-  { method: 'patch', path: '/api/v1/webhooks/:id', summary: 'Change url, events or enabled', responses: { ...ok('the endpoint'), ...invalid, ...notFound } },
-  { method: 'delete', path: '/api/v1/webhooks/:id', summary: 'Remove an endpoint', responses: { '204': { description: 'removed' }, ...notFound } },
-  { method: 'post', path: '/api/v1/webhooks/:id/test', summary: 'Send a test ping', responses: { ...ok('the attempt'), ...notFound } },
-  { method: 'get', path: '/api/v1/webhooks/:id/deliveries', summary: 'Recent delivery attempts', responses: { ...ok('{deliveries}'), ...notFound } },
-];
+// Beside its routes, with the schemas they validate with and the answers' shapes.
+export { webhookOperations } from './webhooks.js';
 
 export const adminOperations: Operation[] = [
   { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', responses: ok('OpenAPI 3.1') },

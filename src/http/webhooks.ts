@@ -5,7 +5,8 @@
  * Promises: bodies and queries validated (400 naming the field); URLs must be http(s) and — unless
  * `webhooks.allowPrivateTargets` — resolve only to public addresses (400 otherwise, checked now
  * and again at every delivery); unknown event types are 400; no answer but the creation's
- * contains a secret; unknown ids are 404.
+ * contains a secret; unknown ids are 404. Each route is described in `webhookOperations` for the
+ * OpenAPI document.
  */
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -15,6 +16,7 @@ import { EndpointLimitError, view, WEBHOOK_EVENT_TYPES, type Endpoint } from '..
 import { MAX_URL_LENGTH, TargetError } from '../webhooks/target.js';
 import { pingPayload } from '../webhooks/payload.js';
 import type { WebhookServices } from '../webhooks/services.js';
+import { errorBody, type Operation } from './openapi.js';
 
 const url = z.string().min(1).max(MAX_URL_LENGTH);
 const events = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length * 2);
@@ -94,3 +96,34 @@ export function webhookRoutes(services: WebhookServices): Hono {
   });
   return api;
 }
+
+const endpointView = z.object({ id: z.string(), url: z.string(), events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).describe('empty: every type'), enabled: z.boolean(), createdAt: z.string() });
+const deliveryEntry = z.object({
+  at: z.string(), eventId: z.string(), eventType: z.string(), attempt: z.number(), status: z.number().nullable(), error: z.string().nullable(), durationMs: z.number(),
+  outcome: z.enum(['delivered', 'retrying', 'failed']), nextAttemptAt: z.string().optional(),
+});
+const notFound = { description: 'no such webhook', body: errorBody };
+
+export const webhookOperations: Operation[] = [
+  {
+    method: 'post', path: '/api/v1/webhooks', summary: 'Create a webhook endpoint; the answer carries its signing secret (shown only here)',
+    description: 'The URL must be http(s) without credentials and (unless webhooks.allowPrivateTargets) resolve only to public addresses.',
+    body: createBody,
+    responses: { '201': { description: 'created', body: endpointView.extend({ secret: z.string() }) }, '400': { description: 'invalid body, URL or event type', body: errorBody }, '409': { description: 'too many endpoints', body: errorBody } },
+  },
+  { method: 'get', path: '/api/v1/webhooks', summary: 'Every webhook endpoint (no secrets)', responses: { '200': { description: 'the endpoints', body: z.object({ webhooks: z.array(endpointView) }) } } },
+  { method: 'get', path: '/api/v1/webhooks/:id', summary: 'A webhook endpoint (no secret)', responses: { '200': { description: 'the endpoint', body: endpointView }, '404': notFound } },
+  {
+    method: 'patch', path: '/api/v1/webhooks/:id', summary: 'Change URL, event types or enabled', body: changeBody,
+    responses: { '200': { description: 'the endpoint as changed', body: endpointView }, '400': { description: 'invalid body or URL', body: errorBody }, '404': notFound },
+  },
+  { method: 'delete', path: '/api/v1/webhooks/:id', summary: 'Delete a webhook endpoint (its waiting deliveries are dropped)', responses: { '204': { description: 'deleted' }, '404': notFound } },
+  {
+    method: 'post', path: '/api/v1/webhooks/:id/test', summary: 'Send a signed ping event now and return the result',
+    responses: { '200': { description: 'the attempt (ok: a 2xx came back)', body: z.object({ eventId: z.string(), ok: z.boolean(), status: z.number().nullable(), error: z.string().nullable(), durationMs: z.number() }) }, '404': notFound },
+  },
+  {
+    method: 'get', path: '/api/v1/webhooks/:id/deliveries', summary: 'Recent delivery attempts, newest first', query: logQuery,
+    responses: { '200': { description: 'the attempts (at most webhooks.logSize)', body: z.object({ deliveries: z.array(deliveryEntry) }) }, '400': { description: 'invalid query', body: errorBody }, '404': notFound },
+  },
+];
