@@ -44,6 +44,8 @@ export interface InstanceOptions {
   delivery?: Record<string, unknown>;
   /** worker processes (node:cluster); default 1 */
   processes?: number;
+  /** the `webhooks` section (e.g. allowPrivateTargets for a receiver on loopback) */
+  webhooks?: Record<string, unknown>;
 }
 
 const instances = new Set<Instance>();
@@ -81,6 +83,7 @@ export async function createInstance(options: InstanceOptions): Promise<Instance
       ...options.delivery,
     },
     shutdown: { graceSeconds: options.graceSeconds ?? 10 },
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
   };
   const configFile = join(dir, 'sokutatsu.yaml');
   writeFileSync(configFile, stringify(config));
