@@ -155,10 +155,12 @@ describe('statistics end to end', () => {
     expect(await bad('from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z')).toMatch(/before/);
     expect(await bad('from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z')).toMatch(/at most/);
     expect(await bad('domain=a:b')).toMatch(/^domain/);
+    expect(await bad('utcOffset=%2B09:30')).toMatch(/^utcOffset/);
     expect(await bad('color=red')).toMatch(/color|Unrecognized/i);
     expect((await apiGet(app, '/api/v1/stats', null)).status).toBe(401);
     const ok = await apiGet(app, '/api/v1/stats?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z');
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucket: 'day', buckets: [], links: [] });
+    expect(ok.body).toMatchObject({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucket: 'day', utcOffset: 'Z', buckets: [], links: [] });
+    expect((await apiGet(app, '/api/v1/stats?utcOffset=%2B09:00')).body.utcOffset).toBe('+09:00');
   });
 });

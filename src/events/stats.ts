@@ -83,7 +83,7 @@ export interface StatsReport {
   rates: Rates;
   /** mean seconds (ms precision) from delivery to a recipient's first human open, over first opens in the range (null: none) */
   meanSecondsToFirstOpen: number | null;
-  /** human opens by UTC hour of day (index 0-23) */
+  /** human opens by hour of day (index 0-23) at the query's UTC offset */
   opensByHour: number[];
   bounces: { byReason: Array<{ reason: string; count: number }>; byGroup: Array<{ group: string; count: number }> };
   links: LinkStats[];
@@ -97,6 +97,8 @@ export interface StatsQuery {
   /** epoch ms, exclusive */
   to: number;
   bucket: Bucket;
+  /** seconds east of UTC (whole hours) for days and hours of day: 32400 for Japan; default 0 */
+  utcOffsetSeconds?: number;
 }
 
 /** One hash per hour: what a range of ~400 days reads at most. */
@@ -118,14 +120,16 @@ export async function readStats(redis: Redis, keys: Keys, q: StatsQuery): Promis
     (i % 2 === 0 ? counters : links).push(value as Fields);
   });
 
+  const offset = q.utcOffsetSeconds ?? 0;
   const total: Fields = {};
   const opensByHour = new Array<number>(24).fill(0);
   const buckets = new Map<number, Fields>();
   hours.forEach((h, i) => {
     const c = counters[i]!;
     add(total, c);
-    opensByHour[(h / HOUR_SECONDS) % 24]! += num(c['opened:human']);
-    const start = q.bucket === 'hour' ? h : h - (h % 86_400);
+    opensByHour[((h + offset) / HOUR_SECONDS) % 24]! += num(c['opened:human']);
+    // A day starts at local midnight: the hour bucket's local time, less its time of day.
+    const start = q.bucket === 'hour' ? h : h - (h + offset) % 86_400;
     if (Object.keys(c).length > 0) add(buckets.get(start) ?? buckets.set(start, {}).get(start)!, c);
   });
   const counts = countsOf(total);

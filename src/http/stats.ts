@@ -3,9 +3,10 @@
  *
  * Receives: an optional tag and sending domain (both: mail of that tag from that domain; none: all
  * mail), a range (RFC 3339 times or epoch milliseconds; default the last 30 days up to now) and a
- * bucket size for the series (default day).
+ * bucket size for the series (default day), and the UTC offset days and hours of day are taken at
+ * (`utcOffset=+09:00`; default UTC).
  * Promises: the query validated (400 naming the field); counts, rates (null where a divisor is 0),
- * mean time to first open, opens by UTC hour, bounces by reason and group, clicks per link and URL,
+ * mean time to first open, opens by hour of day, bounces by reason and group, clicks per link and URL,
  * and the series, as events/stats.ts reads them; the response says which counts the rates use.
  */
 import { Hono } from 'hono';
@@ -37,7 +38,17 @@ const statsQuery = z
     from: time.optional(),
     to: time.optional(),
     bucket: z.enum(['hour', 'day']).optional(),
+    utcOffset: z
+      .string()
+      .regex(/^(Z|[+-](0\d|1[0-4]):00)$/, 'a whole-hour offset such as +09:00, -05:00 or Z (buckets are hours)')
+      .optional(),
   });
+
+/** "+09:00" → 32400 */
+function offsetSeconds(value: string | undefined): number {
+  if (!value || value === 'Z') return 0;
+  return (value.startsWith('-') ? -1 : 1) * Number(value.slice(1, 3)) * 3600;
+}
 
 export const RATES_NOTE =
   'rates use unique human opens and clicks (recipients whose first open or click was taken for a person); machine opens and clicks (privacy proxies, link scanners) are counted apart and in no rate. bounce = bounced/sent, open = opened.uniqueHuman/delivered, click = clicked.uniqueHuman/delivered, clickToOpen = clicked.uniqueHuman/opened.uniqueHuman, unsubscribe = unsubscribed/delivered; null where the divisor is 0. Events count in the UTC hour they happened.';
@@ -56,13 +67,15 @@ export function statsRoutes(redis: Redis, keys: Keys, now: () => number = Date.n
     if (from >= to) return c.json(apiError('invalid_request', 'from: must be before to'), 400);
     if (to - from > MAX_HOURS * 3_600_000) return c.json(apiError('invalid_request', `from/to: a range of at most ${MAX_HOURS / 24} days`), 400);
     const bucket = q.bucket ?? 'day';
-    const report = await readStats(redis, keys, { scope: statsScope(q.tag ?? null, q.domain ?? null), from, to, bucket });
+    const utcOffsetSeconds = offsetSeconds(q.utcOffset);
+    const report = await readStats(redis, keys, { scope: statsScope(q.tag ?? null, q.domain ?? null), from, to, bucket, utcOffsetSeconds });
     return c.json({
       tag: q.tag ?? null,
       domain: q.domain?.toLowerCase() ?? null,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
       bucket,
+      utcOffset: q.utcOffset ?? 'Z',
       note: RATES_NOTE,
       ...report,
     });
