@@ -51,7 +51,7 @@ export interface AppOptions {
   resolver?: DnsResolver;
   /** HTTPS fetch of MTA-STS policies; tests inject one (no HTTPS server for test domains) */
   mtaStsFetcher?: PolicyFetcher;
-  /** CA certificates (PEM) trusted for verified outgoing TLS besides the system's; tests inject one */
+  /** CA certificates (PEM) trusted for verified outgoing TLS (delivery, https webhooks) besides the system's; tests inject one */
   deliveryCa?: string;
   /**
    * Set in a cluster worker: the Redis its primary opened. The primary owns dataDir, the
@@ -135,7 +135,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const bounceRules = compileRules(config.bounce.rules);
   const suppression = new SuppressionPolicy(new SuppressionList(redis, keys), config.suppression, log);
   const tracking = await openTracking(redis, keys, config, suppression.list, log, events);
-  const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
+  const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver, options.deliveryCa);
   const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log, (result) => metrics.webhookDeliveries.inc({ result }));
   webhooks.startWorker(workerConnection);
   events.subscribe(webhooks);

@@ -6,13 +6,16 @@
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import pino from 'pino';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import { startApp, type App } from '../src/app.js';
 import type { DnsResolver } from '../src/dns.js';
 import type { PublishedEvent } from '../src/events/types.js';
 import { isPublicAddress } from '../src/webhooks/private-addresses.js';
-import { apiCall, eventually, startTestApp } from './support/app.js';
+import { apiCall, eventually, startTestApp, testConfig } from './support/app.js';
+import { makeTestCa } from './support/test-ca.js';
 
 interface Received {
   path: string;
@@ -320,5 +323,52 @@ describe('private targets refused (allowPrivateTargets: false)', () => {
     expect(log.at(-1)!.attempt).toBe(log.length);
     // The ping is refused the same way, before any connection.
     expect((await apiCall(app, 'POST', `/api/v1/webhooks/${hook.id}/test`)).body).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/private/) });
+  });
+});
+
+describe('https endpoints', () => {
+  let app: App;
+  const servers: ReturnType<typeof createHttpsServer>[] = [];
+  const hosts: string[] = [];
+  /** An https receiver on 127.0.0.1 whose certificate names `certName`; answers 200 and notes the Host header. */
+  async function httpsReceiver(certName: string, tls: { cert: string; key: string }): Promise<number> {
+    const server = createHttpsServer(tls, (req, res) => {
+      hosts.push(`${certName} ${req.headers.host}`);
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  }
+  const fail = () => Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }));
+  // Every name is 127.0.0.1 here: the connection goes to the checked address, the certificate is checked for the URL's name.
+  const resolver: DnsResolver = { resolve4: async () => ['127.0.0.1'], resolve6: fail, resolveMx: fail, resolveTxt: fail, resolveCname: fail };
+  let ca: Awaited<ReturnType<typeof makeTestCa>>;
+  beforeAll(async () => {
+    ca = await makeTestCa();
+    const config = testConfig({ webhooks: { allowPrivateTargets: true, timeoutSeconds: 2 } });
+    app = await startApp({ config, log: pino({ level: config.log.level }), resolver, deliveryCa: ca.cert });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
+  it('verifies the certificate for the URL\'s host name while connecting to the checked address', async () => {
+    const good = await httpsReceiver('hooks.crm.test', await ca.issue('hooks.crm.test'));
+    const hook = await create(app, { url: `https://hooks.crm.test:${good}/sokutatsu` });
+    expect((await apiCall(app, 'POST', `/api/v1/webhooks/${hook.id}/test`)).body).toMatchObject({ ok: true, status: 200 });
+    expect(hosts).toEqual([`hooks.crm.test hooks.crm.test:${good}`]);
+
+    // A server whose certificate names another host: refused by TLS, nothing POSTed.
+    const other = await httpsReceiver('other.test', await ca.issue('other.test'));
+    const wrong = await create(app, { url: `https://hooks.crm.test:${other}/sokutatsu` });
+    const res = (await apiCall(app, 'POST', `/api/v1/webhooks/${wrong.id}/test`)).body;
+    expect(res).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/ERR_TLS_CERT_ALTNAME_INVALID|does not match/) });
+    expect(hosts).toHaveLength(1);
   });
 });

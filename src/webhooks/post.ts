@@ -6,11 +6,13 @@
  * with the URL's host as Host header and TLS server name (certificates are verified for it);
  * no redirect is followed (a 3xx is a failure like any other non-2xx); the whole exchange —
  * connect, request, response to its last byte — is bounded by the timeout; at most 64 KB of the
- * response is read; never throws: the outcome is a status or an error text.
+ * response is read; never throws: the outcome is a status or an error text. `extraCa` (PEM) is
+ * trusted besides the system's CAs (the CA option would otherwise replace them).
  */
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import type { Target } from './target.js';
 
 export interface PostResult {
@@ -23,7 +25,7 @@ export interface PostResult {
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-export function postJson(target: Target, body: string, headers: Record<string, string>, timeoutMs: number): Promise<PostResult> {
+export function postJson(target: Target, body: string, headers: Record<string, string>, timeoutMs: number, extraCa?: string): Promise<PostResult> {
   const started = Date.now();
   const { url } = target;
   const secure = url.protocol === 'https:';
@@ -45,6 +47,7 @@ export function postJson(target: Target, body: string, headers: Record<string, s
       // A fresh connection per POST: a pooled one could outlive the address check it was made for.
       agent: false,
       ...(secure && !isIP(target.host) ? { servername: target.host } : {}),
+      ...(secure && extraCa ? { ca: [...rootCertificates, extraCa] } : {}),
     };
     const req = (secure ? https : http).request(options, (res) => {
       let read = 0;

@@ -19,6 +19,8 @@ export interface SendResult extends PostResult {
 export interface SenderSettings {
   allowPrivateTargets: boolean;
   timeoutSeconds: number;
+  /** a CA (PEM) trusted for https endpoints besides the system's (tests; NODE_EXTRA_CA_CERTS does this for operators) */
+  ca?: string;
 }
 
 export const USER_AGENT = 'Sokutatsu-Webhooks/1';
@@ -46,7 +48,7 @@ export class WebhookSender {
       'X-Sokutatsu-Event': eventType,
       'X-Sokutatsu-Event-Id': eventId,
     };
-    const result = await postJson(target, body, headers, this.settings.timeoutSeconds * 1000);
+    const result = await postJson(target, body, headers, this.settings.timeoutSeconds * 1000, this.settings.ca);
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     const error = ok || result.error ? result.error : `HTTP ${result.status}${result.status !== null && result.status >= 300 && result.status < 400 ? ' (redirects are not followed)' : ''}`;
     return { ...result, ok, error, durationMs: Date.now() - started };

@@ -22,11 +22,12 @@ export interface WebhookServices {
   sender: WebhookSender;
 }
 
-export function openWebhooks(redis: Redis, keys: Keys, config: Config['webhooks'], resolver: DnsResolver): WebhookServices {
+/** `ca`: a CA (PEM) trusted for https endpoints besides the system's (the app's deliveryCa). */
+export function openWebhooks(redis: Redis, keys: Keys, config: Config['webhooks'], resolver: DnsResolver, ca?: string): WebhookServices {
   return {
     endpoints: new EndpointStore(redis, keys),
     deliveries: new DeliveryLog(redis, keys, config.logSize),
-    sender: new WebhookSender(resolver, config),
+    sender: new WebhookSender(resolver, { ...config, ...(ca ? { ca } : {}) }),
   };
 }
 
