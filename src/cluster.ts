@@ -3,14 +3,13 @@
  * delivery use every core.
  *
  * The primary owns dataDir, the embedded Redis, the TLS certificate and the HTTP server (its
- * /metrics sums every worker's); it restarts a worker that dies and, on stop, lets each worker
+ * /metrics sums every worker's and its own: cluster-metrics.ts); it restarts a worker that dies and, on stop, lets each worker
  * drain before Redis goes down. Workers share the SMTP ports (the primary hands connections
  * out) and the delivery queue (through Redis), and are otherwise the single-process app.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { listenHttp, openRedis, startApp, type App } from './app.js';
@@ -30,7 +29,8 @@ import { SiteThrottle } from './delivery/throttle.js';
 import { loadTls } from './intake/tls.js';
 import { collectWhenIdle } from './idle-gc.js';
 import { openTracking } from './tracking/services.js';
-import { combinedMetrics, createScrapeMetrics, registryMetrics } from './metrics.js';
+import { combinedMetrics, createMetrics, createScrapeMetrics, registryMetrics } from './metrics.js';
+import { answerMetricsRequests, clusterMetrics } from './cluster-metrics.js';
 import { createMetricsApp, scrapeSources } from './http/metrics-route.js';
 import { EventLog } from './events/event-log.js';
 import { createDispatcher, openWebhooks } from './webhooks/services.js';
@@ -123,12 +123,13 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const keys = createKeys(config.redis.namespace);
   const queue = createDeliveryQueue(redis, keys);
   // The primary records too (API sends, opens, clicks, unsubscribes): into the same stream and statistics.
-  const events = new EventLog(redis, keys, config.events, { log });
+  // The primary counts what it does itself (API sends, opens, clicks, webhook POSTs); /metrics adds the workers'.
+  const primaryMetrics = createMetrics();
+  const events = new EventLog(redis, keys, config.events, { metrics: primaryMetrics, log });
   const store = createMessageStore(redis, queue, keys, { ...config.store, indexSeconds: config.store.retentionSeconds + config.delivery.retry.maxAgeSeconds }, events);
-  const aggregator = new AggregatorRegistry();
   const throttle = new SiteThrottle(redis, keys, config.delivery.backoff);
   // Workers' counters summed, and the gauges of shared state (queue, sites) read once, here.
-  const metrics = combinedMetrics({ contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() }, registryMetrics(createScrapeMetrics(scrapeSources(queue, throttle))));
+  const metrics = combinedMetrics(clusterMetrics(primaryMetrics.registry), registryMetrics(createScrapeMetrics(scrapeSources(queue, throttle))));
   const metricsHttp = config.metrics.port !== undefined ? await listenHttp(createMetricsApp(metrics, config.metrics.token).fetch, config.metrics.host, config.metrics.port) : null;
   const resolver = createResolver(config.dns);
   const { store: sendingDomains, service: domains } = openDomains(redis, keys, config, resolver, log);
@@ -137,10 +138,10 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   const tracking = await openTracking(redis, keys, config, suppressions, log, events);
   const webhookServices = openWebhooks(redis, keys, config.webhooks, resolver);
   // Events recorded here (opens, clicks, unsubscribes, API sends) queue their webhooks too; the workers POST them.
-  const webhooks = createDispatcher(webhookServices, redis, redis, keys, config.webhooks, log);
+  const webhooks = createDispatcher(webhookServices, redis, redis, keys, config.webhooks, log, (result) => primaryMetrics.webhookDeliveries.inc({ result }));
   events.subscribe(webhooks);
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, intakeMetrics: primaryMetrics, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port)
     : null;
 
   return {
@@ -189,15 +190,15 @@ export async function runWorker(config: Config, log: Logger): Promise<App> {
   const redis = JSON.parse(process.env[REDIS_ENV] ?? 'null') as RedisTarget | null;
   if (!redis) throw new Error(`cluster worker started without ${REDIS_ENV}`);
   const app = await startApp({ config, log, clusterWorker: { redis } });
-  // Constructing one installs prom-client's listener that answers the primary's metrics requests.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([app.metrics.registry]);
+  // The primary's /metrics asks every worker for its registry (cluster-metrics.ts).
+  const stopAnswering = answerMetricsRequests(app.metrics.registry);
   const stopIdleGc = collectWhenIdle();
   process.send?.({ sokutatsu: 'ready' });
   return {
     ...app,
     stop() {
       stopIdleGc();
+      stopAnswering();
       return app.stop();
     },
   };

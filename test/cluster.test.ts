@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { WORKER_NODE_FLAGS, workerEnv, workerExecArgv } from '../src/cluster.js';
 import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './support/sink.js';
-import { cleanupProcesses, createInstance, isAlive, redisPid, sleep, startProcess } from './support/process.js';
+import { cleanupProcesses, createInstance, PROCESS_ADMIN_TOKEN, isAlive, redisPid, sleep, startProcess } from './support/process.js';
 
 let sink: Sink | undefined;
 afterEach(async () => {
@@ -70,12 +70,24 @@ describe('cluster (processes: 2)', () => {
     await sink.waitFor(40, 30_000);
     // The sink has the 40th message a moment before its worker records the delivery.
     let metrics = '';
-    for (let i = 0; i < 50 && !/^sokutatsu_deliveries_total\{outcome="delivered"\} 40$/m.test(metrics); i++) {
+    for (let i = 0; i < 50 && !/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 40$/m.test(metrics); i++) {
       if (i) await sleep(100);
       metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
     }
     expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission"\} 40$/m);
-    expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered"\} 40$/m);
+    expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 40$/m);
+    // The primary's own counts join the sum (an API send happens there), shared-state gauges appear once.
+    const sent = await fetch(`http://127.0.0.1:${instance.ports.http}/api/v1/messages`, { method: 'POST', headers: { Authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` }, body: JSON.stringify({ from: 'crm@shop.example', to: ['api@dest.example'], text: 'hello' }) });
+    expect(sent.status).toBe(202);
+    await sink.waitFor(41, 30_000);
+    for (let i = 0; i < 50 && !/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 41$/m.test(metrics); i++) {
+      if (i) await sleep(100);
+      metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
+    }
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="api"\} 1$/m);
+    expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 41$/m);
+    expect(metrics.match(/^# TYPE sokutatsu_queue_jobs gauge$/gm)).toHaveLength(1);
+    expect(metrics.match(/^# TYPE sokutatsu_deliveries_total counter$/gm)).toHaveLength(1);
 
     process.kill(workers[0]!, 'SIGKILL');
     for (let i = 0; i < 100 && !(workerPids(app.pid).length === 2 && !workerPids(app.pid).includes(workers[0]!)); i++) await sleep(100);
@@ -83,7 +95,7 @@ describe('cluster (processes: 2)', () => {
     expect(replaced).toHaveLength(2);
     expect(replaced).not.toContain(workers[0]);
     await submit(instance.ports.submission, 20, 40);
-    await sink.waitFor(60, 30_000);
+    await sink.waitFor(61, 30_000);
 
     const redis = redisPid(instance);
     app.child.kill('SIGTERM');
