@@ -45,6 +45,9 @@ const JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 86_400, count: 10_000 },
 };
 
+/** The longest a job waits for a free slot of its endpoint before asking again. */
+const WAIT_SPREAD_MAX_MS = 10_000;
+
 export interface WebhookDeps {
   config: Config['webhooks'];
   log: Logger;
@@ -62,6 +65,8 @@ export class WebhookDispatcher implements EventSubscriber {
   private readonly queue: Queue<WebhookJob>;
   private worker: Worker<WebhookJob> | null = null;
   private readonly inFlight: InFlightLimit;
+  /** per endpoint (at most MAX_ENDPOINTS entries): jobs turned away in the current second */
+  private readonly waiters = new Map<string, { second: number; count: number }>();
 
   constructor(private readonly deps: WebhookDeps, queueConnection: Redis) {
     this.queue = new Queue<WebhookJob>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: deps.keys.queuePrefix, defaultJobOptions: JOB_OPTIONS });
@@ -106,6 +111,15 @@ export class WebhookDispatcher implements EventSubscriber {
     await this.queue.close();
   }
 
+  /** How many jobs of the endpoint this process turned away in the current second (this one included). */
+  private noteWaiter(endpointId: string): number {
+    const second = Math.floor(Date.now() / 1000);
+    const seen = this.waiters.get(endpointId);
+    const count = seen && seen.second === second ? seen.count + 1 : 1;
+    this.waiters.set(endpointId, { second, count });
+    return count;
+  }
+
   private async process(job: Job<WebhookJob>, token: string | undefined): Promise<void> {
     const { endpointId, eventId, eventType, body, attempt } = job.data;
     const endpoint = await this.deps.endpoints.get(endpointId);
@@ -113,8 +127,11 @@ export class WebhookDispatcher implements EventSubscriber {
 
     const lease = `${job.id}`;
     if (!(await this.inFlight.acquire(endpointId, lease))) {
-      // The endpoint has its share in flight: come back shortly (jitter spreads the waiters).
-      await job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 800), token);
+      // The endpoint has its share in flight: come back later, spread over a window that grows
+      // with the endpoint's backlog (a few waiters retry within a second; thousands behind a slow
+      // endpoint do not cycle through Redis every second).
+      const waiters = this.noteWaiter(endpointId);
+      await job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * Math.min(WAIT_SPREAD_MAX_MS, 800 + 50 * waiters)), token);
       throw new DelayedError();
     }
     const at = new Date().toISOString();
