@@ -31,7 +31,7 @@ const time = z
     return ms;
   });
 
-const statsQuery = z
+export const statsQuery = z
   .strictObject({
     tag: z.string().min(1).max(200).optional(),
     domain: z.string().min(1).max(253).regex(/^[^:\s@]+$/, 'a domain name such as example.com').optional(),
