@@ -89,7 +89,7 @@ export function initSiteClasses(metrics: Metrics): void {
 /** What the gauges read at scrape time ask: the queue's job counts and the sites' state (both in Redis, so any process reads the whole cluster's). */
 export interface ScrapeSources {
   jobCounts(): Promise<Record<string, number>>;
-  sites(): Promise<{ connections: number; pausedUntil: string | null }[]>;
+  siteGauges(): Promise<{ connections: number; paused: number }>;
 }
 
 /**
@@ -109,15 +109,15 @@ export function createScrapeMetrics(sources: ScrapeSources): Registry {
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
-  let sites: Promise<{ connections: number; pausedUntil: string | null }[]> | null = null;
+  let sites: Promise<{ connections: number; paused: number }> | null = null;
   // One read of the sites per scrape, shared by the two gauges below.
-  const siteStates = () => (sites ??= sources.sites().finally(() => setTimeout(() => (sites = null), 0)));
+  const siteStates = () => (sites ??= sources.siteGauges().finally(() => setTimeout(() => (sites = null), 0)));
   new Gauge({
     name: 'sokutatsu_outbound_connections',
     help: 'Outgoing SMTP connections open across every process and node (live site leases), read at scrape',
     registers: [registry],
     async collect() {
-      this.set((await siteStates()).reduce((n, s) => n + s.connections, 0));
+      this.set((await siteStates()).connections);
     },
   });
   new Gauge({
@@ -125,7 +125,7 @@ export function createScrapeMetrics(sources: ScrapeSources): Registry {
     help: 'Destination sites paused now (adaptive backoff or operator), read at scrape',
     registers: [registry],
     async collect() {
-      this.set((await siteStates()).filter((s) => s.pausedUntil !== null).length);
+      this.set((await siteStates()).paused);
     },
   });
   return registry;

@@ -121,3 +121,20 @@ describe('site throttle', () => {
     expect(isPushback({ code: 550, detail: '' })).toBe(false);
   });
 });
+
+describe('SiteThrottle.gauges', () => {
+  it('counts live leases over every site and the sites paused now, in a few round trips', async () => {
+    const { one, two } = pair(60_000);
+    expect(await one.gauges()).toEqual({ connections: 0, paused: 0 });
+    await one.openConnection('google.com', limits());
+    await two.openConnection('google.com', limits());
+    const lease = await two.openConnection('outlook.com', limits());
+    expect(await one.gauges()).toEqual({ connections: 3, paused: 0 });
+    if (lease.ok) await two.closeConnection('outlook.com', lease.leaseId);
+    await one.pause('docomo.ne.jp', Date.now() + 60_000, 'operator');
+    await one.pause('au.com', Date.now() - 1, 'already over');
+    expect(await two.gauges()).toEqual({ connections: 2, paused: 1 });
+    await one.resume('docomo.ne.jp');
+    expect((await two.gauges()).paused).toBe(0);
+  });
+});

@@ -242,6 +242,22 @@ export class SiteThrottle {
     return deleted === 1;
   }
 
+  /**
+   * For the metrics gauges, read at every scrape: connections open to any site (live leases) and
+   * sites paused now — in three round trips however many sites there are (states() takes one
+   * per site).
+   */
+  async gauges(now = Date.now()): Promise<{ connections: number; paused: number }> {
+    const [sites, troubled] = await Promise.all([this.redis.zrange(this.keys.sites, '0', '-1'), this.redis.smembers(this.keys.troubledSites)]);
+    const pipeline = this.redis.pipeline();
+    for (const site of sites) pipeline.zcount(this.keys.siteConnections(site), String(now), '+inf');
+    for (const site of troubled) pipeline.hget(this.keys.siteState(site), 'pausedUntil');
+    const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value);
+    const connections = replies.slice(0, sites.length).reduce((n: number, v) => n + Number(v ?? 0), 0);
+    const paused = replies.slice(sites.length).filter((v) => Number(v ?? 0) > now).length;
+    return { connections, paused };
+  }
+
   async states(): Promise<SiteState[]> {
     const sites = await this.redis.zrange(this.keys.sites, '0', '-1', 'WITHSCORES');
     const now = Date.now();

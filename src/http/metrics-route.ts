@@ -41,6 +41,6 @@ function digest(s: string): Buffer {
 export function scrapeSources(queue: DeliveryQueue, throttle: SiteThrottle): ScrapeSources {
   return {
     jobCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'),
-    sites: () => throttle.states(),
+    siteGauges: () => throttle.gauges(),
   };
 }
