@@ -37,6 +37,8 @@ import { statsRoutes } from './stats.js';
 import { createKeys } from '../redis/keys.js';
 import { webhookRoutes } from './webhooks.js';
 import type { WebhookServices } from '../webhooks/services.js';
+import { credentialOperations, credentialRoutes } from './credentials.js';
+import { createUserStore } from '../intake/users.js';
 
 export interface HttpDeps {
   redis: Redis;
@@ -79,11 +81,12 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
   api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));
-  const operations: Operation[] = [...messageOperations, ...adminOperations, ...(deps.webhooks ? webhookOperations : [])];
+  const operations: Operation[] = [...messageOperations, ...adminOperations, ...credentialOperations, ...(deps.webhooks ? webhookOperations : [])];
   api.get('/openapi.json', (c) => c.json(openApiDocument(operations, '1')));
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   api.route('/suppressions', suppressionRoutes(deps.suppressions));
+  api.route('/credentials', credentialRoutes(createUserStore(deps.redis, keys)));
   api.route('/stats', statsRoutes(deps.redis, createKeys(deps.config.redis.namespace)));
   if (deps.webhooks) api.route('/webhooks', webhookRoutes(deps.webhooks));
   app.route('/api/v1', api);

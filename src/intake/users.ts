@@ -29,7 +29,14 @@ interface StoredUser extends User {
 export const USER_NAME = /^[A-Za-z0-9._@+-]{1,128}$/;
 
 export interface UserStore {
+  /** creates or replaces (the CLI's `user add`) */
   add(name: string, password: string, domains: string[]): Promise<void>;
+  /** creates only: false when the name is taken (the API's POST, 409) */
+  create(name: string, password: string, domains: string[]): Promise<User | null>;
+  /** replaces the allowed sending domains, keeping the password; null when no such user */
+  setDomains(name: string, domains: string[]): Promise<User | null>;
+  /** replaces the password (a new hash), keeping the domains; false when no such user */
+  setPassword(name: string, password: string): Promise<boolean>;
   remove(name: string): Promise<boolean>;
   list(): Promise<User[]>;
   get(name: string): Promise<User | null>;
@@ -42,6 +49,17 @@ export function createUserStore(redis: Redis, keys: Keys): UserStore {
     async add(name, password, domains) {
       const record: StoredUser = { name, domains: domains.map(normalizeDomain), createdAt: new Date().toISOString(), password: await hashPassword(password) };
       await redis.hset(keys.users, name, JSON.stringify(record));
+    },
+    async create(name, password, domains) {
+      const record: StoredUser = { name, domains: domains.map(normalizeDomain), createdAt: new Date().toISOString(), password: await hashPassword(password) };
+      return (await redis.hsetnx(keys.users, name, JSON.stringify(record))) === 1 ? withoutHash(record) : null;
+    },
+    async setDomains(name, domains) {
+      const raw = await updateField(redis, keys.users, name, 'domains', JSON.stringify(domains.map(normalizeDomain)));
+      return raw ? withoutHash(JSON.parse(raw) as StoredUser) : null;
+    },
+    async setPassword(name, password) {
+      return (await updateField(redis, keys.users, name, 'password', JSON.stringify(await hashPassword(password)))) !== null;
     },
     async remove(name) {
       return (await redis.hdel(keys.users, name)) === 1;
@@ -65,6 +83,41 @@ export function createUserStore(redis: Redis, keys: Keys): UserStore {
       return (await checkPassword(password, record.password)) ? withoutHash(record) : null;
     },
   };
+}
+
+/**
+ * Changes one field of a stored user in one Lua run, so a domain change and a password rotation
+ * at the same moment cannot undo each other (read-modify-write in the client could). Callers
+ * never pass an empty domain list (cjson would write it as {}).
+ * Returns the new record's JSON, or null when the user does not exist.
+ */
+const UPDATE_FIELD = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local record = cjson.decode(raw)
+record[ARGV[2]] = cjson.decode(ARGV[3])
+local encoded = cjson.encode(record)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return encoded
+`;
+
+async function updateField(redis: Redis, key: string, name: string, field: 'domains' | 'password', json: string): Promise<string | null> {
+  return (await redis.eval(UPDATE_FIELD, 1, key, name, field, json)) as string | null;
+}
+
+/**
+ * Why a password chosen by a person is too weak for credentials reachable from the network, or
+ * null. Generated passwords (generatePassword: 144 random bits) always pass.
+ */
+export function passwordWeakness(password: string): string | null {
+  if (password.length < 12) return 'the password must have at least 12 characters (or leave it out and one is generated)';
+  if (password.length > 256) return 'the password must have at most 256 characters';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(password)) return 'the password must not contain control characters';
+  const kinds = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
+  if (kinds < 2) return 'the password must mix at least two of: lower case, upper case, digits, symbols';
+  if (new Set(password).size < 6) return 'the password repeats too few different characters';
+  return null;
 }
 
 export function normalizeDomain(domain: string): string {
