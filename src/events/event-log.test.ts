@@ -11,6 +11,8 @@ import { createKeys, type Keys } from '../redis/keys.js';
 import { createMessageStore, newMessageId, type MessageStore } from '../store/messages.js';
 import { createReportStore } from '../store/reports.js';
 import { createMetrics } from '../metrics.js';
+import { EngagementTracker } from '../tracking/engagement.js';
+import { LinkStore } from '../tracking/links.js';
 import { EventLog } from './event-log.js';
 import { readStats, ratesOf, type Counts } from './stats.js';
 import { statsScope } from './stats-scope.js';
@@ -104,6 +106,24 @@ describe('event log', () => {
     expect(await sent('winter', null)).toBe(0);
     // Out of range: nothing.
     expect((await readStats(redis, keys, { scope: 'all', from: now - 10 * 3_600_000, to: now - 5 * 3_600_000, bucket: 'day' })).counts.sent).toBe(0);
+  });
+
+  it('engagement: past the 100th open of a recipient, opens are still counted but kept off the stream (as off the timeline)', async () => {
+    const { keys, log, store } = setup();
+    const id = await accept(store, ['a@dest.example']);
+    const deliveredAt = Date.now() - 60_000;
+    await store.record(id, { address: 'a@dest.example', status: 'delivered', reason: null, hard: null, attempts: 1, updatedAt: deliveredAt }, { type: 'delivered', at: new Date(deliveredAt).toISOString(), rcpt: 0, address: 'a@dest.example' });
+    const engagement = new EngagementTracker(redis, keys, new LinkStore(redis, keys, 3600), { ttlSeconds: 3600, events: log });
+    const client = { ip: '192.0.2.1', userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/128.0', method: 'GET' };
+    for (let i = 0; i < 103; i++) await engagement.open({ messageId: id, rcpt: 0 }, client);
+    const opens = (await log.read('-', 1000)).filter((e) => e.type === 'opened');
+    expect(opens).toHaveLength(100);
+    expect(opens[0]).toMatchObject({ count: 1, firstHuman: true, machine: false, messageId: id, tag: 'spring' });
+    const report = await readStats(redis, keys, { scope: statsScope('spring', 'shop.example'), ...range });
+    expect(report.counts.opened).toEqual({ total: 103, unique: 1, human: 103, uniqueHuman: 1, machine: 0 });
+    // Measured from the delivery a minute ago.
+    expect(report.meanSecondsToFirstOpen).toBeGreaterThanOrEqual(60);
+    expect(report.meanSecondsToFirstOpen).toBeLessThan(90);
   });
 
   it('trims the stream by length (approximately: whole blocks of ~100 entries)', async () => {
