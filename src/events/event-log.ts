@@ -16,7 +16,7 @@ import type { Keys } from '../redis/keys.js';
 import type { Metrics } from '../metrics.js';
 import type { MessageEvent } from '../store/types.js';
 import type { EventSubscriber, PublishedEvent } from './types.js';
-import { hourStart, statsScopes } from './stats-scope.js';
+import { asciiLower, hourStart, statsScopes } from './stats-scope.js';
 
 export interface EventLogOptions {
   /** seconds an event stays in the stream; 0: no time limit */
@@ -164,5 +164,5 @@ function parseMeta(raw: string | undefined): Record<string, string> {
 /** The domain of a From address, as the scripts take it (after the last '@', lower case). */
 export function domainOf(address: string | null): string | null {
   const at = address?.lastIndexOf('@') ?? -1;
-  return address && at >= 0 && at < address.length - 1 ? address.slice(at + 1).toLowerCase() : null;
+  return address && at >= 0 && at < address.length - 1 ? asciiLower(address.slice(at + 1)) : null;
 }

@@ -9,9 +9,14 @@
 
 export const ALL_MAIL = 'all';
 
+/** Lower case as Lua's string.lower does it (ASCII letters only), so a domain is one scope in both. */
+export function asciiLower(value: string): string {
+  return value.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
 /** The scope one query reads: every message, or those of a tag, of a sending domain, or of both. */
 export function statsScope(tag: string | null, domain: string | null): string {
-  const d = domain ? domain.toLowerCase() : '';
+  const d = domain ? asciiLower(domain) : '';
   if (tag && d) return `td:${d}:${tag}`;
   if (tag) return `t:${tag}`;
   if (d) return `d:${d}`;
@@ -20,7 +25,7 @@ export function statsScope(tag: string | null, domain: string | null): string {
 
 /** Every scope an event of this message counts in (publish-lua.ts's ev_scopes does the same in Lua). */
 export function statsScopes(tag: string | null, domain: string | null): string[] {
-  const d = domain ? domain.toLowerCase() : '';
+  const d = domain ? asciiLower(domain) : '';
   return [ALL_MAIL, ...(tag ? [`t:${tag}`] : []), ...(d ? [`d:${d}`] : []), ...(tag && d ? [`td:${d}:${tag}`] : [])];
 }
 

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
 import { MAX_HOURS, readStats } from '../events/stats.js';
-import { statsScope } from '../events/stats-scope.js';
+import { asciiLower, statsScope } from '../events/stats-scope.js';
 import { apiError } from './errors.js';
 
 const DEFAULT_DAYS = 30;
@@ -71,7 +71,7 @@ export function statsRoutes(redis: Redis, keys: Keys, now: () => number = Date.n
     const report = await readStats(redis, keys, { scope: statsScope(q.tag ?? null, q.domain ?? null), from, to, bucket, utcOffsetSeconds });
     return c.json({
       tag: q.tag ?? null,
-      domain: q.domain?.toLowerCase() ?? null,
+      domain: q.domain ? asciiLower(q.domain) : null,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
       bucket,
