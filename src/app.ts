@@ -82,7 +82,7 @@ export function createLogger(config: Config): Logger {
     level: config.log.level,
     base: { pid: process.pid },
     // Belt and braces: no code path logs these, and if one ever does, they are masked.
-    redact: { paths: ['password', 'pass', '*.password', '*.pass', 'auth', 'token', '*.token'], censor: '***' },
+    redact: { paths: ['password', 'pass', '*.password', '*.pass', 'auth', 'token', '*.token', 'secret', '*.secret'], censor: '***' },
   });
 }
 
