@@ -43,6 +43,7 @@ import { openTracking } from './tracking/services.js';
 import { EventLog } from './events/event-log.js';
 import { createDispatcher, openWebhooks } from './webhooks/services.js';
 import type { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { openInboundRoutes, startInboundRuntime, type InboundRuntime } from './inbound/services.js';
 
 export interface AppOptions {
   config: Config;
@@ -73,6 +74,8 @@ export interface App {
   events: EventLog;
   /** queues webhook POSTs for published events (the events backbone's subscriber); its worker runs here */
   webhooks: WebhookDispatcher;
+  /** port 25's inbound routes: reception (store + queue) and the forwarder whose worker runs here */
+  inbound: InboundRuntime;
   reloadTls(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -139,9 +142,12 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
   const webhooks = createDispatcher(webhookServices, redis, queueConnection, keys, config.webhooks, log, (result) => metrics.webhookDeliveries.inc({ result }));
   webhooks.startWorker(workerConnection);
   events.subscribe(webhooks);
+  const inboundRoutes = openInboundRoutes(redis, keys, config, webhookServices);
+  const inbound = startInboundRuntime(inboundRoutes, redis, queueConnection, keys, config, events, log, (result) => metrics.webhookDeliveries.inc({ result }));
+  inbound.forwarder.start(workerConnection);
   const worker = startDeliveryWorker({ config, log, store, connection: workerConnection, keys, resolver, metrics, domains, throttle, mtaSts, verp, bounceRules, suppression, tracking, ...(options.deliveryCa ? { ca: options.deliveryCa } : {}) });
   const reports = new InboundReports({ verp, reports: createReportStore(redis, keys, config.store, events), log, extraRules: bounceRules, suppression });
-  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound });
+  const intake = await startIntake({ config, log, store, auth, tls, metrics, domains, reports, unsubscribes: tracking.inbound, inboundRoutes: inbound.reception });
   const ports: App['ports'] = { ...intake.ports };
   let http: ServerType | null = null;
   let metricsHttp: ServerType | null = null;
@@ -153,7 +159,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
       metricsHttp = await listenHttp(createMetricsApp(served, config.metrics.token).fetch, config.metrics.host, config.metrics.port);
       ports.metrics = (metricsHttp.address() as AddressInfo).port;
     }
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: served, sendingDomains: domains, intakeMetrics: metrics, domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: served, sendingDomains: domains, intakeMetrics: metrics, domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }
@@ -161,7 +167,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
 
   let stopping: Promise<void> | null = null;
   return {
-    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded, events, webhooks,
+    config, log, redis, keys, store, metrics, ports, embeddedRedis: embedded, events, webhooks, inbound,
     async reloadTls() {
       tls = await loadTls(config, log);
       intake.reloadTls(tls);
@@ -176,6 +182,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
         if (metricsHttp) await new Promise<void>((r) => metricsHttp!.close(() => r()));
         // POSTs in flight finish (each bounded by webhooks.timeoutSeconds); waiting ones stay queued.
         await waitAtMost(webhooks.close(), config.shutdown.graceSeconds * 1000, () => log.warn('webhook POSTs still in flight at the end of the grace period: they will be sent again after restart'));
+        await waitAtMost(inbound.close(), config.shutdown.graceSeconds * 1000, () => log.warn('inbound POSTs still in flight at the end of the grace period: they will be sent again after restart'));
         await queue.close();
         for (const c of [redis, queueConnection, workerConnection]) await c.quit().catch(() => c.disconnect());
         // Adopted or not, the embedded server is this process's to stop: it owns dataDir.

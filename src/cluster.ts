@@ -34,6 +34,7 @@ import { answerMetricsRequests, clusterMetrics } from './cluster-metrics.js';
 import { createMetricsApp, scrapeSources } from './http/metrics-route.js';
 import { EventLog } from './events/event-log.js';
 import { createDispatcher, openWebhooks } from './webhooks/services.js';
+import { openInboundRoutes } from './inbound/services.js';
 
 const REDIS_ENV = 'SOKUTATSU_CLUSTER_REDIS';
 
@@ -140,8 +141,10 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   // Events recorded here (opens, clicks, unsubscribes, API sends) queue their webhooks too; the workers POST them.
   const webhooks = createDispatcher(webhookServices, redis, redis, keys, config.webhooks, log, (result) => primaryMetrics.webhookDeliveries.inc({ result }));
   events.subscribe(webhooks);
+  // The API of inbound routes is served here; port 25 and the POSTs run in the workers.
+  const inboundRoutes = openInboundRoutes(redis, keys, config, webhookServices);
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, intakeMetrics: primaryMetrics, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, intakeMetrics: primaryMetrics, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes }).fetch, config.http.host, config.http.port)
     : null;
 
   return {

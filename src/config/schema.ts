@@ -102,6 +102,14 @@ const webhookSettings = z.strictObject({
   logSize: z.number().int().min(1).max(10_000).default(100),
 });
 
+/** Inbound routes (src/inbound/): mail received on port 25 for a route, parsed and POSTed as JSON (routes themselves: /api/v1/inbound-routes). */
+const inboundRouteSettings = z.strictObject({
+  /** attachments are POSTed base64 while their decoded sizes together stay within this many bytes; past it the content is left out (contentOmitted: true) */
+  attachmentContentBytes: z.number().int().min(0).max(50 * 1024 * 1024).default(5 * 1024 * 1024),
+  /** inbound POST jobs one process works on at once */
+  concurrency: z.number().int().min(1).max(100).default(4),
+});
+
 /** Limits of one destination site; in `sites` every field is optional (the rest comes from presets and `default`). */
 const siteOverride = z.strictObject({
   /** simultaneous connections to the site across all processes and nodes */
@@ -327,6 +335,7 @@ export const configSchema = z.strictObject({
   dns: dnsSettings.default(dnsSettings.parse({})),
   domains: domainSettings.default(domainSettings.parse({})),
   webhooks: webhookSettings.default(webhookSettings.parse({})),
+  inbound: inboundRouteSettings.default(inboundRouteSettings.parse({})),
   bounce: bounce.default({ rules: [] }),
   suppression: suppression.default(suppression.parse({})),
   tracking: tracking.default(tracking.parse({})),

@@ -79,6 +79,22 @@ export class EventLog {
    * intake's path (the context is known here; these events need no decision).
    */
   queueInTransaction(multi: ChainableCommander, context: MessageContext, eventsJson: readonly string[], now: number): void {
+    this.streamInTransaction(multi, context, eventsJson, now);
+    const hour = hourStart(now);
+    for (const scope of statsScopes(context.tag, context.domain)) {
+      multi.hincrby(this.keys.statsCounters(scope, hour), 'queued', eventsJson.length);
+      multi.expire(this.keys.statsCounters(scope, hour), this.statsTtl());
+    }
+  }
+
+  /**
+   * Only the stream entries of events (answers: the stream ids, in order — the first
+   * `eventsJson.length` commands added), trimmed as always, no statistics counters: for events
+   * outside a sent message's statistics, e.g. `inbound` (a mail received for an inbound route,
+   * src/inbound/intake.ts; `context.messageId` is the inbound mail's id). Publish them with
+   * `publishedMany` after `exec`.
+   */
+  streamInTransaction(multi: ChainableCommander, context: MessageContext, eventsJson: readonly string[], now: number): void {
     const stream = this.keys.eventStream;
     const trim = this.options.maxLength > 0 ? ['MAXLEN', '~', String(this.options.maxLength)] : [];
     const meta = JSON.stringify(context.metadata);
@@ -86,11 +102,6 @@ export class EventLog {
       multi.call('XADD', stream, ...trim, '*', 'message', context.messageId, 'tag', context.tag ?? '', 'domain', context.domain ?? '', 'meta', meta, 'event', json);
     }
     if (this.options.retentionSeconds > 0) multi.call('XTRIM', stream, 'MINID', '~', String(now - this.options.retentionSeconds * 1000));
-    const hour = hourStart(now);
-    for (const scope of statsScopes(context.tag, context.domain)) {
-      multi.hincrby(this.keys.statsCounters(scope, hour), 'queued', eventsJson.length);
-      multi.expire(this.keys.statsCounters(scope, hour), this.statsTtl());
-    }
   }
 
   /** A script's reply → the event it published (null when it recorded nothing), after metrics and subscribers. */

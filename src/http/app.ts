@@ -37,6 +37,8 @@ import { statsRoutes } from './stats.js';
 import { createKeys } from '../redis/keys.js';
 import { webhookRoutes } from './webhooks.js';
 import type { WebhookServices } from '../webhooks/services.js';
+import { inboundRouteOperations, inboundRouteRoutes } from './inbound-routes.js';
+import type { InboundRouteServices } from '../inbound/services.js';
 import { credentialOperations, credentialRoutes } from './credentials.js';
 import { queueOperations, queueRoutes } from './queue.js';
 import { createUserStore } from '../intake/users.js';
@@ -59,6 +61,8 @@ export interface HttpDeps {
   tracking?: TrackingHttpDeps;
   /** webhook endpoints, test pings and delivery logs (/api/v1/webhooks); absent: not served */
   webhooks?: WebhookServices;
+  /** inbound routes and their POST logs (/api/v1/inbound-routes); absent: not served */
+  inboundRoutes?: InboundRouteServices;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
@@ -83,6 +87,7 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
   api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));
   const operations: Operation[] = [...messageOperations, ...adminOperations, ...credentialOperations, ...queueOperations, ...(deps.webhooks ? webhookOperations : [])];
+  if (deps.inboundRoutes) operations.push(...inboundRouteOperations);
   api.get('/openapi.json', (c) => c.json(openApiDocument(operations, '1')));
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
@@ -91,6 +96,7 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   api.route('/queue', queueRoutes({ queue: deps.queue, throttle: deps.throttle, store: deps.store, redis: deps.redis, keys }));
   api.route('/stats', statsRoutes(deps.redis, createKeys(deps.config.redis.namespace)));
   if (deps.webhooks) api.route('/webhooks', webhookRoutes(deps.webhooks));
+  if (deps.inboundRoutes) api.route('/inbound-routes', inboundRouteRoutes(deps.inboundRoutes));
   app.route('/api/v1', api);
   // Anything else under /api must not fall through to a public handler.
   app.all('/api/*', (c) => c.json(apiError('not_found', 'no such API route'), 404));

@@ -25,6 +25,7 @@ import { withDeadline } from '../deadline.js';
 import type { DomainStore } from '../domains/domain-store.js';
 import { requireVerifiedDomain } from './verified-domain.js';
 import type { InboundReports } from '../bounce/reports.js';
+import type { InboundRouting, RoutedRecipient } from '../inbound/receive.js';
 
 export type ListenerRole = 'submission' | 'submissions' | 'inbound';
 
@@ -40,6 +41,8 @@ export interface ListenerDeps {
   reports?: InboundReports;
   /** port 25's unsubscribe mail (u+TOKEN@ addresses of List-Unsubscribe's mailto:) */
   unsubscribes?: InboundUnsubscribes;
+  /** port 25's inbound routes (addresses an application receives mail for, src/inbound/) */
+  inboundRoutes?: InboundRouting;
   /** shared by all listeners: open connections per client IP */
   connectionsPerIp: Map<string, number>;
   isDraining: () => boolean;
@@ -144,9 +147,26 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (role === 'inbound') {
-        // Only the bounce and unsubscribe addresses of our own deliveries (valid MACs); never a relay.
+        // Only the bounce and unsubscribe addresses of our own deliveries (valid MACs) and the
+        // addresses of enabled inbound routes; never a relay.
+        const refuse = () => callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`), session));
+        if (session.envelope.rcptTo.length >= limits.maxRecipients) {
+          return callback(reject(smtpError(452, '4.5.3', `Too many recipients: at most ${limits.maxRecipients} per message; send the rest in another message`), session));
+        }
         if (deps.reports?.target(address.address) || deps.unsubscribes?.accepts(address.address)) return callback();
-        return callback(reject(smtpError(550, '5.7.1', `Relay access denied: ${config.hostname} does not accept mail for <${address.address}> here`), session));
+        if (!deps.inboundRoutes) return refuse();
+        return void deps.inboundRoutes.match(address.address).then(
+          (route) => {
+            if (!route) return refuse();
+            // Remembered for DATA: the route that took it (a route changed meanwhile still gets the mail it accepted).
+            routedRecipients(session).push({ address: address.address, route: { id: route.id, pattern: route.pattern } });
+            callback();
+          },
+          (err: Error) => {
+            log.error({ session: session.id, err: err.message }, 'inbound route lookup failed');
+            callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again'), session));
+          },
+        );
       }
       if (session.envelope.rcptTo.length >= limits.maxRecipients) {
         return callback(reject(smtpError(452, '4.5.3', `Too many recipients: at most ${limits.maxRecipients} per message; send the rest in another message`), session));
@@ -157,7 +177,7 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
     onData(stream: SMTPServerDataStream, session, callback) {
       if (role === 'inbound') {
         return void receiveReport(stream, session, deps, server).then(
-          () => callback(null, '2.0.0 Report received'),
+          (id) => callback(null, id ? `2.0.0 Ok: queued as ${id}` : '2.0.0 Report received'),
           (err: Error) => {
             if ('responseCode' in err) return callback(reject(err as SmtpReplyError, session));
             deps.log.error({ session: session.id, err: err.message }, 'inbound report could not be recorded');
@@ -224,8 +244,26 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
   return id;
 }
 
-/** A DSN, complaint or auto-reply sent to VERP addresses: recorded against the deliveries they name. */
-async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSession, deps: ListenerDeps, server: SMTPServer): Promise<void> {
+/**
+ * Port 25's recipients taken by inbound routes in this transaction, kept beside the session
+ * (smtp-server gives each transaction a fresh envelope; RSET and a new MAIL FROM clear it below).
+ */
+const ROUTED = new WeakMap<SMTPServerSession['envelope'], RoutedRecipient[]>();
+
+function routedRecipients(session: SMTPServerSession): RoutedRecipient[] {
+  let list = ROUTED.get(session.envelope);
+  if (!list) ROUTED.set(session.envelope, (list = []));
+  return list;
+}
+
+/**
+ * Port 25's DATA: a DSN, complaint or auto-reply sent to VERP addresses is recorded against the
+ * deliveries it names, an unsubscribe mail unsubscribes, and a mail for inbound routes is stored
+ * with its POST jobs (src/inbound/receive.ts) — all before the reply, so 250 means it is durable.
+ * Reports and unsubscribes come first: they are idempotent, so when storing the routed mail then
+ * fails (451) the client's retry changes nothing twice. Returns the routed mail's id, if any.
+ */
+async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSession, deps: ListenerDeps, server: SMTPServer): Promise<string | null> {
   const { config, log } = deps;
   const ip = normalizeIp(session.remoteAddress);
   const raw = await readStream(stream, config.smtp.limits.dataTimeoutSeconds * 1000, () => {
@@ -240,9 +278,24 @@ async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSe
     log.info({ listener: 'inbound', session: session.id, ip, from, outcome }, 'unsubscribe mail received');
   }
   const targets = deps.reports ? rcpts.map((a) => deps.reports!.target(a)).filter((t) => t !== null) : [];
-  if (targets.length === 0) return;
-  const lines = await deps.reports!.receive(raw, targets);
-  log.info({ listener: 'inbound', session: session.id, ip, from, size: raw.length, reports: lines }, 'inbound report received');
+  if (targets.length > 0) {
+    const lines = await deps.reports!.receive(raw, targets);
+    log.info({ listener: 'inbound', session: session.id, ip, from, size: raw.length, reports: lines }, 'inbound report received');
+  }
+  const routed = ROUTED.get(session.envelope) ?? [];
+  if (routed.length === 0 || !deps.inboundRoutes) return null;
+  let mail;
+  try {
+    // Bounded like submission's store: 451 instead of a hanging client while Redis restarts.
+    mail = await withDeadline(deps.inboundRoutes.receive(raw, from, routed), config.smtp.limits.storeTimeoutSeconds * 1000, `not stored within ${config.smtp.limits.storeTimeoutSeconds} s (is Redis reachable?)`);
+  } catch (err) {
+    log.error({ listener: 'inbound', session: session.id, ip, from, err: (err as Error).message }, 'inbound route mail not stored: replying with a temporary failure');
+    throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
+  }
+  deps.metrics.messagesReceived.inc({ listener: 'inbound' });
+  deps.metrics.recipientsReceived.inc({ listener: 'inbound' }, routed.length);
+  log.info({ listener: 'inbound', session: session.id, ip, from, id: mail.id, size: raw.length, routes: [...mail.routes.keys()], to: routed.slice(0, 10).map((r) => r.address) }, 'inbound route mail received');
+  return mail.id;
 }
 
 /** Reads DATA whole, or gives up after `timeoutMs` however slowly bytes keep arriving. */

@@ -5,9 +5,10 @@
  * message is durable and queued together, or neither); stalled jobs are never parked in
  * "failed" after crashes; unexpected processor errors are retried.
  */
-import { Job, Queue, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { addJobInTransaction, type Transaction } from './job-transaction.js';
 
 export const DELIVERY_QUEUE = 'delivery';
 
@@ -45,19 +46,10 @@ export function createDeliveryQueue(connection: Redis, keys: Keys): DeliveryQueu
   return new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection, prefix: keys.queuePrefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
 }
 
-/** The slice of a MULTI we need: BullMQ queues its script calls on it. */
-type Transaction = Parameters<Queue['backend']['addJobToTransaction']>[0];
-
-/**
- * Queues the add of one delivery job on `multi` (nothing is sent until `exec`).
- * Uses BullMQ's `addJobToTransaction`, which it keeps public for exactly this (flows batch inserts
- * across queues onto one transaction); mirrors what `Queue.addBulk` does per job.
- */
+/** Queues the add of one delivery job on `multi` (nothing is sent until `exec`): see job-transaction.ts. */
 export function addJobToTransaction(queue: Queue<DeliveryJob>, multi: Transaction, data: DeliveryJob, delayMs: number): void {
   const jobId = deliveryJobId(data.messageId, data.rcpt);
-  const opts: JobsOptions = { ...DEFAULT_JOB_OPTIONS, jobId, ...(delayMs > 0 ? { delay: delayMs } : {}) };
-  const job = new Job<DeliveryJob>(queue, 'deliver', data, opts, jobId);
-  void queue.backend.addJobToTransaction(multi, job.asJSON(), jobId);
+  addJobInTransaction(queue, multi, 'deliver', data, { ...DEFAULT_JOB_OPTIONS, ...(delayMs > 0 ? { delay: delayMs } : {}) }, jobId);
 }
 
 /**

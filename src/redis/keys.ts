@@ -79,6 +79,12 @@ export interface Keys {
   webhookLog(id: string): string;
   /** deliveries in flight to an endpoint: lease → expiry ms (sorted set; a crashed process's leases expire) */
   webhookInFlight(id: string): string;
+  /** inbound routes: id → JSON {id, pattern, url, secret, enabled, createdAt} (hash) */
+  readonly inboundRoutes: string;
+  /** a message received on port 25 for inbound routes: raw bytes, envelope, jobs still to finish (hash with TTL) */
+  inboundMessage(id: string): string;
+  /** a route's recent POST attempts: JSON entries, newest first, capped (list) */
+  inboundRouteLog(id: string): string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -121,5 +127,8 @@ export function createKeys(namespace: string): Keys {
     webhooks: `${tag}:webhooks`,
     webhookLog: (id) => `${tag}:webhook:${id}:log`,
     webhookInFlight: (id) => `${tag}:webhook:${id}:inflight`,
+    inboundRoutes: `${tag}:inroutes`,
+    inboundMessage: (id) => `${tag}:inmsg:${id}`,
+    inboundRouteLog: (id) => `${tag}:inroute:${id}:log`,
   };
 }

@@ -8,10 +8,12 @@ export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 /** A recipient in one of these states gets no further delivery attempts. */
 export const FINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(['delivered', 'bounced', 'expired', 'suppressed', 'cancelled']);
 
-/** CONTRACT's types, plus `delayed` (a DSN saying the remote still tries) and `auto_replied` (vacation) */
+/** CONTRACT's types (`inbound` included), plus `delayed` (a DSN saying the remote still tries) and `auto_replied` (vacation) */
 export type EventType =
   | 'queued' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed' | 'cancelled' | 'complained' | 'delayed' | 'auto_replied'
-  | 'opened' | 'clicked' | 'unsubscribed';
+  | 'opened' | 'clicked' | 'unsubscribed'
+  // a mail received on port 25 for an inbound route (src/inbound/): not on a message's timeline, only in the event stream
+  | 'inbound';
 
 /** What the bounce classifier made of a failure (src/bounce/classify.ts). */
 export interface FailureClass {

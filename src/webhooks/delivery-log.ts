@@ -26,14 +26,15 @@ export interface DeliveryLogEntry {
 }
 
 export class DeliveryLog {
-  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly size: number) {}
+  /** `keyOf`: where an id's entries live (webhook endpoints by default; inbound routes keep their own log the same way) */
+  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly size: number, private readonly keyOf: (id: string) => string = keys.webhookLog) {}
 
   async append(endpointId: string, entry: DeliveryLogEntry): Promise<void> {
-    const key = this.keys.webhookLog(endpointId);
+    const key = this.keyOf(endpointId);
     await this.redis.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, this.size - 1).exec();
   }
 
   async recent(endpointId: string, limit = this.size): Promise<DeliveryLogEntry[]> {
-    return (await this.redis.lrange(this.keys.webhookLog(endpointId), 0, Math.min(limit, this.size) - 1)).map((j) => JSON.parse(j) as DeliveryLogEntry);
+    return (await this.redis.lrange(this.keyOf(endpointId), 0, Math.min(limit, this.size) - 1)).map((j) => JSON.parse(j) as DeliveryLogEntry);
   }
 }

@@ -18,6 +18,7 @@ import type { Config } from '../config/schema.js';
 import type { EventSubscriber, PublishedEvent } from '../events/types.js';
 import type { Keys } from '../redis/keys.js';
 import { nextRetry } from '../queue/retry.js';
+import { retryJobAt } from '../queue/job-retry.js';
 import type { DeliveryLog, DeliveryLogEntry } from './delivery-log.js';
 import type { EndpointStore } from './endpoints.js';
 import { InFlightLimit } from './in-flight.js';
@@ -156,8 +157,6 @@ export class WebhookDispatcher implements EventSubscriber {
     }
     const retryAt = Date.now() + decision.delayMs;
     await this.deps.deliveries.append(endpointId, { ...entry, outcome: 'retrying', nextAttemptAt: new Date(retryAt).toISOString() });
-    await job.updateData({ ...job.data, attempt: attempt + 1 });
-    await job.moveToDelayed(retryAt, token);
-    throw new DelayedError();
+    await retryJobAt(job, token, retryAt, { ...job.data, attempt: attempt + 1 });
   }
 }

@@ -33,7 +33,8 @@ export class WebhookSender {
     return resolveTarget(url, this.resolver, this.settings.allowPrivateTargets);
   }
 
-  async send(endpoint: Endpoint, body: string, eventType: string, eventId: string): Promise<SendResult> {
+  /** `endpoint`: a webhook endpoint, or anything else with a URL and a secret (an inbound route) */
+  async send(endpoint: Pick<Endpoint, 'url' | 'secret'>, body: string, eventType: string, eventId: string): Promise<SendResult> {
     const started = Date.now();
     let target;
     try {
