@@ -6,6 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { App } from '../src/app.js';
 import { apiCall, apiGet, eventually, startTestApp } from './support/app.js';
 import { startSink, type Sink } from './support/sink.js';
@@ -132,4 +136,26 @@ describe('/api/v1/queue', () => {
     for (const address of ['f@held.example', 'g@held.example']) expect((await recipient(autumn.get(address)!)).status).toMatch(/^(queued|deferred)$/);
     expect(sink.messages).toHaveLength(0);
   });
+
+  it('sokutatsu queue purge: needs a selector and a reason; by tag it cancels the rest, with a summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sokutatsu-purge-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, `dataDir: ${dir}/var\nredis: { url: "${app.config.redis.url}", namespace: ${app.config.redis.namespace} }\ndns: { servers: ["127.0.0.1:1"] }\n`);
+    expect(await cli(['queue', 'purge', '--reason', 'all of it', '--config', file])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--domain, --tag or --site/) });
+    expect((await cli(['queue', 'purge', '--tag', 'autumn', '--config', file])).code).not.toBe(0);
+    const run = await cli(['queue', 'purge', '--tag', 'autumn', '--reason', 'season over', '--json', '--config', file]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ cancelled: 2, matched: 2 });
+    for (const address of ['f@held.example', 'g@held.example']) expect(await recipient(autumn.get(address)!)).toMatchObject({ status: 'cancelled', reason: 'season over' });
+    const again = await cli(['queue', 'purge', '--tag', 'autumn', '--reason', 'season over', '--config', file]);
+    expect(again.stdout).toMatch(/^0 recipients cancelled/);
+  });
 });
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}

@@ -1,15 +1,20 @@
 /**
- * `sokutatsu queue stats|sites|pause|resume|retry-now`: the delivery queue and its destination
- * sites — counts by state, each site's connections, limits and backoff, and the operator's
- * levers on a site.
+ * `sokutatsu queue stats|sites|pause|resume|retry-now|purge`: the delivery queue and its
+ * destination sites — counts by state, each site's connections, limits and backoff, the
+ * operator's levers on a site, and cancelling the waiting mail of a domain, tag or site.
  */
 import type { Command } from 'commander';
 import { createDeliveryQueue, promoteSite } from '../queue/delivery-queue.js';
 import { SiteThrottle, type SiteState } from '../delivery/throttle.js';
 import { withLimits, type SiteLimits } from '../delivery/sites.js';
 import { printJson, UsageError, withRedis, type RedisContext } from './context.js';
+import { createMessageStore } from '../store/messages.js';
+import { EventLog } from '../events/event-log.js';
+import { purgeQueue, type PurgeSelector } from '../queue/purge.js';
+import { isDomainName } from '../mime/address.js';
 
 type Opts = { json?: boolean; minutes?: string; reason?: string };
+type PurgeOpts = { domain?: string; tag?: string; site?: string; reason?: string; json?: boolean };
 
 export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('inspect the delivery queue and its destination sites');
@@ -73,6 +78,45 @@ export function registerQueue(program: Command): void {
     .action(async (site: string, _opts: Opts, command: Command) => {
       const promoted = await withRedis(command, (ctx) => promote(ctx, site.toLowerCase()));
       process.stdout.write(`${promoted} deliveries to ${site} brought forward\n`);
+    });
+
+  queue
+    .command('purge')
+    .description('cancel every recipient still waiting for delivery to a recipient domain, of a tag, or waiting for a site (selectors combine); each gets a "cancelled" event with the reason')
+    .option('--domain <domain>', 'recipient domain, exactly (subdomains are other domains)')
+    .option('--tag <tag>', 'message tag (X-Sokutatsu-Tag)')
+    .option('--site <site>', 'destination site, as `queue sites` names it (jobs waiting for its pause or a retry)')
+    .requiredOption('-r, --reason <text>', 'why: recorded in each cancelled recipient\'s timeline')
+    .option('--json', 'print {"cancelled","matched","scanned"} as JSON')
+    .option('-c, --config <file>', 'config file (YAML)')
+    .action(async (opts: PurgeOpts, command: Command) => {
+      if (!opts.domain && !opts.tag && !opts.site) throw new UsageError('give --domain, --tag or --site (the queue is never purged whole by accident)');
+      if (opts.domain && !isDomainName(opts.domain) && opts.domain.toLowerCase() !== 'localhost') throw new UsageError(`--domain: not a domain name: ${opts.domain}`);
+      const reason = opts.reason?.trim() ?? '';
+      if (!reason) throw new UsageError('--reason must not be empty');
+      const selector: PurgeSelector = { ...(opts.domain ? { domain: opts.domain } : {}), ...(opts.tag ? { tag: opts.tag } : {}), ...(opts.site ? { site: opts.site } : {}) };
+      const total = await withRedis(command, async ({ redis, keys, config }) => {
+        const q = createDeliveryQueue(redis, keys);
+        const store = createMessageStore(redis, q, keys, config.store, new EventLog(redis, keys, config.events));
+        const sum = { cancelled: 0, matched: 0, scanned: 0 };
+        try {
+          // Page by page, as the API does: progress on stderr, and an interrupted run can simply be run again.
+          let cursor: string | undefined;
+          do {
+            const page = await purgeQueue(store, q, selector, reason, { limit: 1000, ...(cursor ? { cursor } : {}) });
+            sum.cancelled += page.cancelled;
+            sum.matched += page.matched;
+            sum.scanned += page.scanned;
+            cursor = page.next ?? undefined;
+            if (cursor && !opts.json) process.stderr.write(`… ${sum.scanned} jobs looked at, ${sum.cancelled} recipients cancelled\n`);
+          } while (cursor);
+          return sum;
+        } finally {
+          await q.close();
+        }
+      });
+      if (opts.json) return printJson(total);
+      process.stdout.write(`${total.cancelled} recipients cancelled (${total.matched} jobs matched of ${total.scanned} looked at); reason: ${reason}\n`);
     });
 }
 
