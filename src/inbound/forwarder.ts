@@ -54,8 +54,9 @@ export class InboundForwarder {
       concurrency: config.inbound.concurrency,
       // A crash mid-POST just sends again (receivers dedupe by id and route); never park a job for it.
       maxStalledCount: 1000,
-      // Parsing a large mail and one POST: the lock outlives both.
-      lockDuration: Math.max(60_000, config.webhooks.timeoutSeconds * 2000 + 30_000),
+      // Renewed every half of it while a job runs (parsing and one POST are async); short, so a
+      // crashed process's job comes back soon.
+      lockDuration: Math.max(30_000, config.webhooks.timeoutSeconds * 2000),
     });
     this.worker.on('error', (err) => log.error({ err: err.message }, 'inbound worker error'));
     this.worker.on('failed', (job, err) => {
