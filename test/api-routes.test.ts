@@ -11,7 +11,7 @@ import { openApiPath } from '../src/http/openapi.js';
 import type { TokenStore } from '../src/http/tokens.js';
 
 const GOOD = 'good-token';
-const tokens: TokenStore = { verify: async (t) => (t === GOOD ? 'tests' : null), create: async () => '', list: async () => [] };
+const tokens: TokenStore = { verify: async (t) => (t === GOOD ? 'tests' : null), create: async () => '', list: async () => [], revoke: async () => false };
 
 function app(overrides: Record<string, unknown> = {}) {
   const deps = { tokens, config: configSchema.parse(overrides), webhooks: {} } as unknown as HttpDeps;

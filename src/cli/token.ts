@@ -1,9 +1,9 @@
 /**
- * `sokutatsu token create|list`: admin API bearer tokens.
+ * `sokutatsu token create|list|revoke`: admin API bearer tokens (also /api/v1/tokens).
  */
 import type { Command } from 'commander';
-import { createTokenStore } from '../http/tokens.js';
-import { printJson, withRedis } from './context.js';
+import { createTokenStore, TOKEN_ID } from '../http/tokens.js';
+import { printJson, UsageError, withRedis } from './context.js';
 
 export function registerToken(program: Command): void {
   const token = program.command('token').description('manage admin API bearer tokens');
@@ -26,6 +26,16 @@ export function registerToken(program: Command): void {
     .action(async (opts: { json?: boolean }, command: Command) => {
       const tokens = await withRedis(command, async ({ redis, keys, config }) => createTokenStore(redis, keys, config.admin.token).list());
       if (opts.json) return printJson(tokens);
-      for (const t of tokens) process.stdout.write(`${t.name}\tcreated ${t.createdAt}\n`);
+      for (const t of tokens) process.stdout.write(`${t.id}\t${t.name}\tcreated ${t.createdAt}\n`);
+    });
+  token
+    .command('revoke <id>')
+    .description('revoke a token by the id `token list` shows; it stops working with the next request')
+    .option('-c, --config <file>', 'config file (YAML)')
+    .action(async (id: string, _opts, command: Command) => {
+      if (!TOKEN_ID.test(id.toLowerCase())) throw new UsageError(`not a token id: ${id} (16 hex digits, as \`token list\` shows them)`);
+      const revoked = await withRedis(command, async ({ redis, keys, config }) => createTokenStore(redis, keys, config.admin.token).revoke(id.toLowerCase()));
+      if (!revoked) throw new Error(`no token with id ${id} (admin.token is config and cannot be revoked here)`);
+      process.stdout.write(`token ${id} revoked\n`);
     });
 }

@@ -41,6 +41,7 @@ import { inboundRouteOperations, inboundRouteRoutes } from './inbound-routes.js'
 import type { InboundRouteServices } from '../inbound/services.js';
 import { credentialOperations, credentialRoutes } from './credentials.js';
 import { queueOperations, queueRoutes } from './queue.js';
+import { tokenOperations, tokenRoutes } from './token-routes.js';
 import { createUserStore } from '../intake/users.js';
 
 export interface HttpDeps {
@@ -86,13 +87,14 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
   api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));
-  const operations: Operation[] = [...messageOperations, ...adminOperations, ...credentialOperations, ...queueOperations, ...(deps.webhooks ? webhookOperations : [])];
+  const operations: Operation[] = [...messageOperations, ...adminOperations, ...credentialOperations, ...queueOperations, ...tokenOperations, ...(deps.webhooks ? webhookOperations : [])];
   if (deps.inboundRoutes) operations.push(...inboundRouteOperations);
   api.get('/openapi.json', (c) => c.json(openApiDocument(operations, '1')));
   api.route('/domains', domainRoutes(deps.domains));
   api.route('/sites', siteRoutes(deps.throttle, deps.queue, deps.config));
   api.route('/suppressions', suppressionRoutes(deps.suppressions));
   api.route('/credentials', credentialRoutes(createUserStore(deps.redis, keys)));
+  api.route('/tokens', tokenRoutes(deps.tokens));
   api.route('/queue', queueRoutes({ queue: deps.queue, throttle: deps.throttle, store: deps.store, redis: deps.redis, keys }));
   api.route('/stats', statsRoutes(deps.redis, createKeys(deps.config.redis.namespace)));
   if (deps.webhooks) api.route('/webhooks', webhookRoutes(deps.webhooks));
