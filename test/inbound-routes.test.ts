@@ -233,6 +233,19 @@ describe('inbound routes', () => {
     expect(post.json.attachments).toEqual([{ filename: 'big.bin', contentType: 'application/octet-stream', size: 100, contentId: null, contentOmitted: true }]);
   });
 
+  it('keeps 8-bit bodies byte-exact through Redis: Shift_JIS decoded to UTF-8', async () => {
+    const sjis = Buffer.from(Encoding.convert(Encoding.stringToCode('半角ｶﾅと全角の混在、①②'), { to: 'SJIS', from: 'UNICODE' }) as number[]);
+    const mail = Buffer.concat([
+      Buffer.from('From: <a@customer.example>\r\nTo: <reply+sjis@shop.example>\r\nSubject: sjis\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=Shift_JIS\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+      sjis,
+      Buffer.from('\r\n'),
+    ]);
+    const sent = await smtp(app, 'a@customer.example', ['reply+sjis@shop.example'], mail);
+    expect(sent.data, sent.dataText).toBe(250);
+    const post = await eventually(async () => receiver.on('/replies').find((r) => r.json.subject === 'sjis'), 15_000, 'the POST');
+    expect(post.json.text.trim()).toBe('半角ｶﾅと全角の混在、①②');
+  });
+
   it('retries after a 500 with the same id until a 2xx', async () => {
     let calls = 0;
     receiver.respond = (req, res) => {
@@ -345,5 +358,18 @@ describe('/api/v1/inbound-routes', () => {
     expect((await apiCall(app, 'GET', `/api/v1/inbound-routes/${support.id}/deliveries?limit=0`)).status).toBe(400);
     expect((await apiCall(app, 'GET', '/api/v1/inbound-routes/ir_0000000000000000')).status).toBe(404);
     expect((await apiCall(app, 'POST', '/api/v1/inbound-routes', { pattern: 'a@in.shop.example', url: receiver.url('/x') }, null)).status).toBe(401);
+  });
+
+  it('refuses private and loopback URLs unless webhooks.allowPrivateTargets (the SSRF rule of webhooks)', async () => {
+    const strict = await startTestApp();
+    try {
+      for (const url of ['http://127.0.0.1:9/in', 'http://10.1.2.3/in', 'http://169.254.169.254/latest', 'http://[::1]/in', 'http://localhost/in']) {
+        const res = await apiCall(strict, 'POST', '/api/v1/inbound-routes', { pattern: 'a@in.shop.example', url });
+        expect(res.status, url).toBe(400);
+        expect(res.body.error.message).toMatch(/^url: /);
+      }
+    } finally {
+      await strict.stop();
+    }
   });
 });
