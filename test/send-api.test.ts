@@ -132,6 +132,11 @@ describe('POST /api/v1/messages', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect((await again.json()).id).toBe(id);
 
+    // The same key for a different message is refused, not answered with the first id.
+    const reused = await send({ ...body, text: 'another message' }, { 'Idempotency-Key': 'order-1' });
+    expect(reused.status).toBe(422);
+    expect((await reused.json()).error).toMatchObject({ code: 'idempotency_key_reused', message: expect.stringContaining(id) });
+
     const racing = await Promise.all(Array.from({ length: 8 }, () => send(body, { 'Idempotency-Key': 'order-2' })));
     const ids = await Promise.all(racing.map(async (r) => { expect(r.status).toBe(202); return (await r.json()).id as string; }));
     expect(new Set(ids).size).toBe(1);

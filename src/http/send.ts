@@ -8,7 +8,7 @@
  * JSON error carrying the same sentence (and the enhanced status code) an SMTP client would
  * read; size and recipient limits are those of SMTP (smtp.maxMessageSize,
  * smtp.limits.maxRecipients); with `Idempotency-Key`, a repeat within 24 h answers the first
- * id (header `Idempotent-Replayed: true`) and sends nothing.
+ * id (header `Idempotent-Replayed: true`) and sends nothing; the key with a different body is 422.
  */
 import type { Context } from 'hono';
 import type { Redis } from 'ioredis';
@@ -24,7 +24,7 @@ import { apiError } from './errors.js';
 import { parseBody } from './body.js';
 import { clientIp } from './client-ip.js';
 import { composeMessage, ComposeError } from './compose.js';
-import { claim, idempotencyKey, IDEMPOTENCY_SECONDS } from './idempotency.js';
+import { claim, fingerprint, idempotencyKey, IDEMPOTENCY_SECONDS } from './idempotency.js';
 import { sendBody, type SendBody } from './send-body.js';
 import type { ApiEnv } from './api-guard.js';
 
@@ -62,10 +62,11 @@ export function sendHandler(deps: SendDeps) {
 
     const redisKey = idempotencyKey(deps.keys, c.get('tokenName'), key);
     const waitMs = (deps.config.smtp.limits.storeTimeoutSeconds + 5) * 1000;
-    const claimed = await claim(deps.redis, redisKey, id, waitMs);
+    const claimed = await claim(deps.redis, redisKey, id, fingerprint(body), waitMs);
     if (claimed.kind === 'done') return c.json({ id: claimed.id }, 202, { 'Idempotent-Replayed': 'true' });
+    if (claimed.kind === 'reused') return c.json(apiError('idempotency_key_reused', `this Idempotency-Key was used within 24 h for a different request (message ${claimed.id}); use a new key for a new message`), 422);
     if (claimed.kind === 'busy') return c.json(apiError('idempotency_in_progress', 'a request with this Idempotency-Key is still being sent; retry shortly'), 409, { 'Retry-After': '1' });
-    const result = await send(deps, c, body, id, redisKey).catch(async (err: unknown) => {
+    const result = await send(deps, c, body, id, { key: redisKey, value: claimed.value }).catch(async (err: unknown) => {
       await claimed.release();
       throw err;
     });
@@ -82,7 +83,7 @@ function outcome(c: Context, result: Refusal | { id: string; recipients: number 
   return c.json({ id: result.id }, 202);
 }
 
-async function send(deps: SendDeps, c: Context, body: SendBody, id: string, idempotency: string | undefined): Promise<Refusal | { id: string; recipients: number }> {
+async function send(deps: SendDeps, c: Context, body: SendBody, id: string, idempotency: { key: string; value: string } | undefined): Promise<Refusal | { id: string; recipients: number }> {
   const { config } = deps;
   let composed;
   try {
@@ -113,7 +114,7 @@ async function send(deps: SendDeps, c: Context, body: SendBody, id: string, idem
   if (body.tag) message.tag = body.tag;
   if (body.metadata) message.meta = { ...body.metadata };
   try {
-    await withDeadline(deps.store.accept(message, idempotency ? { idempotencyKey: { key: idempotency, ttlSeconds: IDEMPOTENCY_SECONDS } } : {}), config.smtp.limits.storeTimeoutSeconds * 1000, `not stored within ${config.smtp.limits.storeTimeoutSeconds} s (is Redis reachable?)`);
+    await withDeadline(deps.store.accept(message, idempotency ? { idempotencyKey: { ...idempotency, ttlSeconds: IDEMPOTENCY_SECONDS } } : {}), config.smtp.limits.storeTimeoutSeconds * 1000, `not stored within ${config.smtp.limits.storeTimeoutSeconds} s (is Redis reachable?)`);
   } catch {
     return { status: 503, code: 'unavailable', message: 'temporary failure storing the message; please try again' };
   }

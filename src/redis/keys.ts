@@ -57,7 +57,7 @@ export interface Keys {
   tagIndex(tag: string): string;
   /** messages to one recipient address (lower case) by acceptance time (sorted set; expires with its newest entry) */
   recipientIndex(address: string): string;
-  /** an Idempotency-Key of the send API (sha256 of token name + key): "p:<id>" while being sent, then the message id (string, 24 h) */
+  /** an Idempotency-Key of the send API (sha256 of token name + key): "p:<id>:<body hash>" while being sent, then "<id>:<body hash>" (string, 24 h) */
   idempotency(digest: string): string;
   /** the message's tracked links, in the rewriter's index order (list of URLs; '' where a URL was refused) */
   links(id: string): string;

@@ -48,8 +48,8 @@ export interface Retention {
 
 /** What the send API adds to the transaction of an accept. */
 export interface AcceptOptions {
-  /** an Idempotency-Key's Redis key: set to the message id in the same MULTI, so a stored message always answers its key */
-  idempotencyKey?: { key: string; ttlSeconds: number };
+  /** an Idempotency-Key's Redis key: set to `value` (the message id and the request's fingerprint) in the same MULTI, so a stored message always answers its key */
+  idempotencyKey?: { key: string; value: string; ttlSeconds: number };
 }
 
 /**
@@ -86,7 +86,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const delay = message.sendAt ? Math.max(0, message.sendAt - now) : 0;
       message.recipients.forEach((to, rcpt) => addJobToTransaction(queue, multi, { messageId: id, rcpt, to }, delay));
       indexMessage(multi, keys, message, now, indexMs);
-      if (options.idempotencyKey) multi.set(options.idempotencyKey.key, id, 'EX', options.idempotencyKey.ttlSeconds);
+      if (options.idempotencyKey) multi.set(options.idempotencyKey.key, options.idempotencyKey.value, 'EX', options.idempotencyKey.ttlSeconds);
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw new Error(`could not store message: ${failed?.[0]?.message ?? 'transaction aborted'}`);
