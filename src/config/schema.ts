@@ -104,7 +104,7 @@ const webhookSettings = z.strictObject({
 
 /** Inbound routes (src/inbound/): mail received on port 25 for a route, parsed and POSTed as JSON (routes themselves: /api/v1/inbound-routes). */
 const inboundRouteSettings = z.strictObject({
-  /** attachments are POSTed base64 while their decoded sizes together stay within this many bytes; past it the content is left out (contentOmitted: true) */
+  /** attachments are POSTed base64 while they fit in what is left of this many bytes (a mail's attachments together, in order); one that does not fit is listed without content (contentOmitted: true) */
   attachmentContentBytes: z.number().int().min(0).max(50 * 1024 * 1024).default(5 * 1024 * 1024),
   /** inbound POST jobs one process works on at once */
   concurrency: z.number().int().min(1).max(100).default(4),

@@ -6,8 +6,8 @@
  * still goes out with the header fields read from the raw header section, empty bodies and
  * `parseError` saying why (a parse failure is a recorded outcome, never a retry loop); texts are
  * UTF-8 whatever the mail's charsets (ISO-2022-JP, Shift_JIS, …: mailparser's iconv); attachments
- * carry their content (base64) while their decoded sizes together stay within
- * `attachmentContentBytes`, later ones are listed without it and `contentOmitted: true`; the shape
+ * carry their content (base64) while it fits in what is left of `attachmentContentBytes` (all of
+ * the mail's, in order), one that does not fit is listed without it and `contentOmitted: true`; the shape
  * is stable: every key is present, null / [] when the mail has nothing for it.
  */
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
@@ -28,7 +28,7 @@ export interface InboundAttachment {
   contentId: string | null;
   /** base64 of the decoded bytes; absent when contentOmitted */
   content?: string;
-  /** true when the content was left out (over inbound.attachmentContentBytes together) */
+  /** true when the content was left out (it did not fit in what was left of inbound.attachmentContentBytes) */
   contentOmitted: boolean;
 }
 
