@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainAllowed, mailboxDomain } from './users.js';
+import { domainAllowed, generatePassword, mailboxDomain, passwordWeakness } from './users.js';
 import { isLoopback, networkList } from './networks.js';
 
 describe('sender domains', () => {
@@ -15,6 +15,20 @@ describe('sender domains', () => {
     expect(mailboxDomain('ceo@bank.example@shop.example')).toBeNull();
     expect(mailboxDomain('no-at-sign')).toBeNull();
     expect(mailboxDomain('a b@shop.example')).toBeNull();
+  });
+});
+
+describe('password strength (chosen passwords of the credentials API)', () => {
+  it('asks for length, two kinds of character, some variety, no control characters', () => {
+    expect(passwordWeakness('Sh0rt-pass')).toMatch(/at least 12 characters/);
+    expect(passwordWeakness('onlylowercaseletters')).toMatch(/at least two of/);
+    expect(passwordWeakness('123456789012')).toMatch(/at least two of/);
+    expect(passwordWeakness('abababab1212')).toMatch(/too few different/);
+    expect(passwordWeakness('Tab\tinside-password')).toMatch(/control characters/);
+    expect(passwordWeakness('x'.repeat(200) + 'Y1'.repeat(30))).toMatch(/at most 256/);
+    expect(passwordWeakness('Correct-Horse-42')).toBeNull();
+    expect(passwordWeakness('とても長い日本語のパスワード2026')).toBeNull();
+    for (let i = 0; i < 20; i++) expect(passwordWeakness(generatePassword())).toBeNull();
   });
 });
 
