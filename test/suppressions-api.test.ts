@@ -20,6 +20,8 @@ describe('/api/v1/suppressions', () => {
       ['GET', '/api/v1/suppressions/a@b.example'],
       ['POST', '/api/v1/suppressions', { address: 'a@b.example' }],
       ['DELETE', '/api/v1/suppressions/a@b.example'],
+      ['GET', '/api/v1/suppressions/export'],
+      ['POST', '/api/v1/suppressions/import', 'address\na@b.example\n'],
     ];
     for (const [method, path, body] of routes) {
       const res = await apiCall(app, method, path, body, null);
@@ -111,5 +113,33 @@ describe('/api/v1/suppressions', () => {
       cursor = res.body.nextCursor;
     }
     expect(shop).toBe(300);
+  });
+
+  it('imports a CSV body (bad rows listed with their line, a dry run changes nothing) and exports the list as CSV that imports back', async () => {
+    const csvHeaders = { Authorization: 'Bearer test-admin-token', 'Content-Type': 'text/csv' };
+    const url = (path: string) => `http://127.0.0.1:${app.ports.http}${path}`;
+    const csv = 'address,scope,state,reason\r\nimport-1@csv.example,,prohibited,"complaint, by phone"\r\nnot an address,,,\r\nimport-2@csv.example,shop.example,stopped,unsubscribed at the shop\r\n';
+    const dry = await fetch(url('/api/v1/suppressions/import?dryRun=true'), { method: 'POST', headers: csvHeaders, body: csv });
+    expect(await dry.json()).toMatchObject({ rows: 3, imported: 2, bad: 1, dryRun: true, errors: [{ line: 3 }] });
+    expect((await apiCall(app, 'GET', '/api/v1/suppressions/import-1@csv.example')).status).toBe(404);
+
+    const done = await fetch(url('/api/v1/suppressions/import'), { method: 'POST', headers: csvHeaders, body: csv });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ rows: 3, imported: 2, replaced: 0, bad: 1, dryRun: false });
+    expect((await apiCall(app, 'GET', '/api/v1/suppressions/import-2@csv.example')).body.entries).toMatchObject([{ scope: 'shop.example', state: 'stopped', reason: 'unsubscribed at the shop' }]);
+
+    const exported = await fetch(url('/api/v1/suppressions/export'), { headers: { Authorization: 'Bearer test-admin-token' } });
+    expect(exported.headers.get('content-type')).toMatch(/^text\/csv/);
+    const text = await exported.text();
+    expect(text.split('\r\n')[0]).toBe('address,scope,state,reason,source,created_at');
+    expect(text).toContain('import-1@csv.example,global,prohibited,"complaint, by phone"');
+    const again = await fetch(url('/api/v1/suppressions/import'), { method: 'POST', headers: csvHeaders, body: text });
+    const exportedRows = text.trim().split('\r\n').length - 1;
+    expect(await again.json()).toMatchObject({ rows: exportedRows, imported: exportedRows, replaced: exportedRows, bad: 0 }); // the same entries again
+
+    const wrongType = await fetch(url('/api/v1/suppressions/import'), { method: 'POST', headers: { ...csvHeaders, 'Content-Type': 'application/json' }, body: '{}' });
+    expect(wrongType.status).toBe(415);
+    const noAddress = await fetch(url('/api/v1/suppressions/import'), { method: 'POST', headers: csvHeaders, body: 'name,comment\nx@y.example,hi\n' });
+    expect(noAddress.status).toBe(400);
   });
 });

@@ -10,15 +10,14 @@ import type { Command } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { GLOBAL, SuppressionList, type SuppressionEntry, type SuppressionState } from '../store/suppressions.js';
+import { GLOBAL, SuppressionList, type SuppressionState } from '../store/suppressions.js';
 import { checkAddress, checkReason, checkScope, checkState, orderedEntry, SuppressionInputError, SUPPRESSION_STATES } from '../store/suppression-input.js';
-import { csvHeader, csvRow, importRows, CSV_COLUMNS } from '../store/suppression-csv.js';
+import { csvHeader, csvRow, CSV_COLUMNS } from '../store/suppression-csv.js';
+import { importSuppressions, type ImportSummary } from '../store/suppression-import.js';
 import { printJson, UsageError, withRedis } from './context.js';
 
 type Opts = { json?: boolean; domain?: string; global?: boolean; all?: boolean; reason?: string; state?: string; dryRun?: boolean };
 
-/** Rows written to Redis per pipelined batch. */
-const BATCH = 1000;
 /** A progress line on stderr every this many rows. */
 const PROGRESS_EVERY = 10_000;
 /** Bad rows reported one by one; beyond this only counted. */
@@ -109,30 +108,19 @@ export function registerSuppress(program: Command): void {
       const input = createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
       const opened = await once(input, 'open').then(() => null, (err: NodeJS.ErrnoException) => err);
       if (opened) throw new Error(`cannot read ${file}: ${opened.code === 'ENOENT' ? 'no such file' : opened.message}`);
-      const summary = { rows: 0, imported: 0, replaced: 0, bad: 0, dryRun: Boolean(opts.dryRun) };
-      const run = async (list: SuppressionList | null) => {
-        let batch: Array<Omit<SuppressionEntry, 'createdAt'> & { createdAt?: string }> = [];
-        const flush = async () => {
-          if (list && batch.length) for (const replaced of await list.addMany(batch)) if (replaced) summary.replaced++;
-          summary.imported += batch.length;
-          batch = [];
-        };
-        const rows = importRows(input, { scope, onUnknownColumns: (names) => process.stderr.write(`note: ignoring columns ${names.join(', ')} (known: ${CSV_COLUMNS.join(', ')})\n`) });
-        for await (const row of rows) {
-          summary.rows++;
-          if ('error' in row) {
-            if (++summary.bad <= MAX_REPORTED) process.stderr.write(`${file}:${row.line}: skipped: ${row.error}\n`);
-          } else {
-            batch.push(row.entry);
-            if (batch.length >= BATCH) await flush();
-          }
-          if (summary.rows % PROGRESS_EVERY === 0) process.stderr.write(`… ${summary.rows} rows read, ${summary.imported} ${opts.dryRun ? 'valid' : 'imported'}\n`);
-        }
-        await flush();
-      };
+      let summary: ImportSummary;
+      let reported = 0;
       try {
-        if (opts.dryRun) await run(null);
-        else await withList(command, run);
+        const run = (list: SuppressionList | null) => importSuppressions(list, input, {
+          ...(scope !== undefined ? { scope } : {}),
+          onUnknownColumns: (names) => process.stderr.write(`note: ignoring columns ${names.join(', ')} (known: ${CSV_COLUMNS.join(', ')})\n`),
+          onBad: (line, error) => {
+            if (++reported <= MAX_REPORTED) process.stderr.write(`${file}:${line}: skipped: ${error}\n`);
+          },
+          onProgress: (s) => process.stderr.write(`… ${s.rows} rows read, ${s.imported} ${opts.dryRun ? 'valid' : 'imported'}\n`),
+          progressEvery: PROGRESS_EVERY,
+        });
+        summary = opts.dryRun ? await run(null) : await withList(command, run);
       } catch (err) {
         if (err instanceof SuppressionInputError) throw new Error(`${file}: ${err.message}`);
         throw err;

@@ -7,7 +7,7 @@
 import { errorBody, type Operation } from './openapi.js';
 import { addBody as addDomainBody, keyOptions } from './domains.js';
 import { pauseBody } from './sites.js';
-import { addBody as addSuppressionBody, pageQuery, removeQuery } from './suppressions.js';
+import { addBody as addSuppressionBody, importQuery, pageQuery, removeQuery } from './suppressions.js';
 import { statsQuery } from './stats.js';
 
 const ok = (description: string) => ({ '200': { description } });
@@ -34,6 +34,8 @@ export const siteOperations: Operation[] = [
 
 export const suppressionOperations: Operation[] = [
   { method: 'get', path: '/api/v1/suppressions', summary: 'The suppression list, a page at a time (HSCAN cursor)', query: pageQuery, responses: { ...ok('{suppressions, nextCursor}'), ...invalid } },
+  { method: 'get', path: '/api/v1/suppressions/export', summary: 'The whole list as CSV (address, scope, state, reason, source, created_at), streamed; POST …/import reads it back', responses: { '200': { description: 'text/csv' } } },
+  { method: 'post', path: '/api/v1/suppressions/import', summary: 'Add entries from a CSV body (Content-Type: text/csv, header line; address required). Bad rows are skipped and listed with their line (first 100)', query: importQuery, responses: { ...ok('{rows, imported, replaced, bad, dryRun, errors}'), ...invalid, '415': { description: 'not text/csv' } } },
   { method: 'get', path: '/api/v1/suppressions/:address', summary: 'An address\'s entries', responses: { ...ok('{address, entries}'), ...invalid, ...notFound } },
   { method: 'post', path: '/api/v1/suppressions', summary: 'Suppress an address (every sender, or one sending domain)', body: addSuppressionBody, responses: { '201': { description: 'the entry' }, ...invalid } },
   { method: 'delete', path: '/api/v1/suppressions/:address', summary: 'Remove an address\'s entry (per domain, or all)', query: removeQuery, responses: { '204': { description: 'removed' }, ...invalid, ...notFound } },
