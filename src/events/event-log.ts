@@ -46,8 +46,18 @@ export interface EventLogHooks {
   log?: Logger;
 }
 
+/**
+ * Trimming the stream by age (XTRIM MINID) is asked at most this often per process: asked with
+ * every event it was ~6 more Redis commands per delivered message (MAXLEN ~ still bounds the
+ * length with every XADD); an entry then outlives its retention by at most about this much.
+ */
+const AGE_TRIM_EVERY_MS = 1000;
+
 export class EventLog {
   private readonly subscribers: EventSubscriber[];
+  private lastAgeTrim = 0;
+  /** statistics hashes of the current hour whose expiry this process set already (intake skips the EXPIRE) */
+  private expiring = { hour: 0, keys: new Set<string>() };
 
   constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly options: EventLogOptions = DEFAULT_EVENT_LOG_OPTIONS, private readonly hooks: EventLogHooks = {}) {
     this.subscribers = [...(hooks.subscribers ?? [])];
@@ -64,7 +74,7 @@ export class EventLog {
     return JSON.stringify({
       stream: this.keys.eventStream,
       maxLen: this.options.maxLength,
-      retentionMs: this.options.retentionSeconds * 1000,
+      retentionMs: this.ageTrimDue(now) ? this.options.retentionSeconds * 1000 : 0,
       counters,
       links,
       statsTtl: this.statsTtl(),
@@ -81,9 +91,13 @@ export class EventLog {
   queueInTransaction(multi: ChainableCommander, context: MessageContext, eventsJson: readonly string[], now: number): void {
     this.streamInTransaction(multi, context, eventsJson, now);
     const hour = hourStart(now);
+    if (this.expiring.hour !== hour) this.expiring = { hour, keys: new Set() };
     for (const scope of statsScopes(context.tag, context.domain)) {
-      multi.hincrby(this.keys.statsCounters(scope, hour), 'queued', eventsJson.length);
-      multi.expire(this.keys.statsCounters(scope, hour), this.statsTtl());
+      const key = this.keys.statsCounters(scope, hour);
+      multi.hincrby(key, 'queued', eventsJson.length);
+      // Once per key and hour is enough: the TTL (400 days) cannot run out within the hour.
+      if (!this.expiring.keys.has(key)) multi.expire(key, this.statsTtl());
+      this.expiring.keys.add(key);
     }
   }
 
@@ -101,7 +115,14 @@ export class EventLog {
     for (const json of eventsJson) {
       multi.call('XADD', stream, ...trim, '*', 'message', context.messageId, 'tag', context.tag ?? '', 'domain', context.domain ?? '', 'meta', meta, 'event', json);
     }
-    if (this.options.retentionSeconds > 0) multi.call('XTRIM', stream, 'MINID', '~', String(now - this.options.retentionSeconds * 1000));
+    if (this.ageTrimDue(now)) multi.call('XTRIM', stream, 'MINID', '~', String(now - this.options.retentionSeconds * 1000));
+  }
+
+  /** Whether this caller should trim the stream by age now (see AGE_TRIM_EVERY_MS). */
+  private ageTrimDue(now: number): boolean {
+    if (this.options.retentionSeconds <= 0 || now - this.lastAgeTrim < AGE_TRIM_EVERY_MS) return false;
+    this.lastAgeTrim = now;
+    return true;
   }
 
   /** A script's reply → the event it published (null when it recorded nothing), after metrics and subscribers. */

@@ -24,7 +24,7 @@ describe('transformForRecipient', () => {
   });
 
   it('leaves a message without HTML and without list fields as stored, control headers aside', () => {
-    const result = transformForRecipient(stored(), { keys: [], fromDomain: 'shop.example', tracking: { pixelUrl: 'https://mta.example/t/o/x.gif', clickUrl: () => 'https://mta.example/t/c/y' } });
+    const result = transformForRecipient(stored(), { keys: [], fromDomain: 'shop.example', tracking: () => ({ pixelUrl: 'https://mta.example/t/o/x.gif', clickUrl: () => 'https://mta.example/t/c/y' }) });
     expect(result.wire.toString()).not.toContain('X-Sokutatsu-Tag');
     expect(result.links).toEqual([]);
     expect(result.dkim).toBe('unsigned: no DKIM key for shop.example');

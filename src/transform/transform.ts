@@ -13,12 +13,13 @@
 import { readHeaderFields, removeFields } from '../mime/header-section.js';
 import { isControlHeader } from '../mime/control-headers.js';
 import { signMessage, type SigningKey } from './dkim.js';
-import { rewriteMessage, type TrackingOptions } from './tracking-rewrite.js';
+import { mentionsTextHtml, rewriteMessage, type TrackingOptions } from './tracking-rewrite.js';
 
 export interface CopyOptions {
   keys: SigningKey[];
   fromDomain: string | null;
-  tracking?: TrackingOptions | null;
+  /** asked only for a message with HTML (its tokens cost HMACs) */
+  tracking?: (() => TrackingOptions) | null;
   /** complete header fields ("Name: value\r\n") */
   listUnsubscribe?: string[] | null;
 }
@@ -35,7 +36,7 @@ export interface Prepared {
 
 export function transformForRecipient(stored: Buffer, options: CopyOptions): Prepared {
   const stripped = removeFields(stored, isControlHeader);
-  const tracked = options.tracking ? rewriteMessage(stripped, options.tracking) : { message: stripped, links: [], notes: [] };
+  const tracked = options.tracking && mentionsTextHtml(stripped) ? rewriteMessage(stripped, options.tracking()) : { message: stripped, links: [], notes: [] };
   const withHeaders = addListUnsubscribe(tracked.message, options.listUnsubscribe ?? null);
   const { keys, fromDomain } = options;
   const base = { links: tracked.links, notes: tracked.notes };
