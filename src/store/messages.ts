@@ -141,6 +141,8 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
   };
 }
 
+let lastIndexTrim = 0;
+
 /**
  * The search indexes (GET /api/v1/messages): by time, by tag and by recipient, scored by the
  * acceptance time. The global index is trimmed here (amortized: each accept drops what fell out
@@ -149,7 +151,11 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
  */
 function indexMessage(multi: ChainableCommander, keys: Keys, m: IncomingMessage, now: number, indexMs: number): void {
   multi.zadd(keys.messageIndex, now, m.id);
-  multi.zremrangebyscore(keys.messageIndex, '-inf', now - indexMs);
+  // At most once a second per process: what falls out of a days-long window can wait that long.
+  if (now - lastIndexTrim >= 1000) {
+    lastIndexTrim = now;
+    multi.zremrangebyscore(keys.messageIndex, '-inf', now - indexMs);
+  }
   if (m.tag) {
     multi.zadd(keys.tagIndex(m.tag), now, m.id);
     multi.zremrangebyscore(keys.tagIndex(m.tag), '-inf', now - indexMs);
