@@ -6,64 +6,14 @@
  * refused 550 5.7.1; a VERP bounce address beside a routed one in the same transaction; a MIME
  * structure mailparser refuses POSTed with its headers and parseError; CRUD validation.
  */
-import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Encoding from 'encoding-japanese';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { Verp } from '../src/bounce/verp.js';
 import { sharedSecret } from '../src/secrets.js';
+import { Receiver, verifySignature } from './support/receiver.js';
 import { apiCall, eventually, startTestApp } from './support/app.js';
 import { RawSmtp } from './support/raw-smtp.js';
-
-interface Received {
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-  json: any;
-}
-
-/** An HTTP receiver on loopback: records every POST; `respond` decides each answer (default 200). */
-class Receiver {
-  received: Received[] = [];
-  respond: (req: Received, res: ServerResponse) => void = (_req, res) => void res.end('ok');
-  private server!: Server;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const entry: Received = { path: req.url ?? '', headers: req.headers, body, json: JSON.parse(body || 'null') };
-        this.received.push(entry);
-        this.respond(entry, res);
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${path}`;
-  }
-
-  on(path: string): Received[] {
-    return this.received.filter((r) => r.path === path);
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
-
-function verify(secret: string, received: Received): boolean {
-  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(received.headers['x-sokutatsu-signature']));
-  if (!m) return false;
-  const expected = createHmac('sha256', secret).update(`${m[1]}.${received.body}`).digest('hex');
-  return expected === m[2] && Math.abs(Number(m[1]) - Date.now() / 1000) < 30;
-}
 
 const jis = (s: string) => Buffer.from(Encoding.convert(Encoding.stringToCode(s), { to: 'JIS', from: 'UNICODE' }) as number[]);
 
@@ -179,7 +129,7 @@ describe('inbound routes', () => {
     expect(id).toBeTruthy();
 
     const post = await eventually(async () => receiver.on('/support')[0], 15_000, 'the POST');
-    expect(verify(support.secret, post)).toBe(true);
+    expect(verifySignature(support.secret, post)).toBe(true);
     expect(post.headers['x-sokutatsu-event']).toBe('inbound');
     expect(post.headers['x-sokutatsu-event-id']).toBe(`${id}.${support.id}`);
     const p = post.json;
@@ -213,7 +163,7 @@ describe('inbound routes', () => {
     expect(ev).toMatchObject({ address: 'Support@IN.shop.example', domain: 'in.shop.example' });
     expect(ev!.detail).toContain(support.id);
     const hook = await eventually(async () => receiver.on('/events').find((r) => r.json.messageId === id), 15_000, 'the inbound webhook');
-    expect(verify(webhook.secret, hook)).toBe(true);
+    expect(verifySignature(webhook.secret, hook)).toBe(true);
     expect(hook.json).toMatchObject({ type: 'inbound', recipient: 'Support@IN.shop.example', domain: 'in.shop.example' });
 
     // Done: the raw mail is gone from Redis, the route's log says delivered.
@@ -229,7 +179,7 @@ describe('inbound routes', () => {
     const sent = await smtp(app, 'a@customer.example', ['reply+42@shop.example'], mail);
     expect(sent.data, sent.dataText).toBe(250);
     const post = await eventually(async () => receiver.on('/replies').find((r) => r.json.subject === 'big'), 15_000, 'the POST');
-    expect(verify(replies.secret, post)).toBe(true);
+    expect(verifySignature(replies.secret, post)).toBe(true);
     expect(post.json.attachments).toEqual([{ filename: 'big.bin', contentType: 'application/octet-stream', size: 100, contentId: null, contentOmitted: true }]);
   });
 
@@ -263,7 +213,7 @@ describe('inbound routes', () => {
     }, 20_000, 'the retried POST');
     expect(posts[0]!.json.id).toBe(posts[1]!.json.id);
     expect(posts[0]!.body).toBe(posts[1]!.body);
-    for (const p of posts) expect(verify(replies.secret, p)).toBe(true);
+    for (const p of posts) expect(verifySignature(replies.secret, p)).toBe(true);
     await eventually(async () => {
       const entries = (await apiCall(app, 'GET', `/api/v1/inbound-routes/${replies.id}/deliveries?limit=10`)).body.deliveries.filter((d: any) => d.eventId.startsWith(posts[0]!.json.id));
       return entries.length === 2 ? entries : null;

@@ -4,64 +4,16 @@
  * timeouts, at most N in flight per endpoint, logged; private targets refused unless allowed
  * (resolver injected: no public DNS, and no traffic leaves 127.0.0.1).
  */
-import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import pino from 'pino';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../src/app.js';
 import type { DnsResolver } from '../src/dns.js';
 import type { PublishedEvent } from '../src/events/types.js';
+import { Receiver, verifySignature } from './support/receiver.js';
 import { apiCall, eventually, startTestApp, testConfig } from './support/app.js';
 import { makeTestCa } from './support/test-ca.js';
-
-interface Received {
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-  json: any;
-  at: number;
-}
-
-/** A webhook receiver: records every POST; `respond` decides each answer (default 200). */
-class Receiver {
-  received: Received[] = [];
-  active = 0;
-  maxActive = 0;
-  respond: (req: Received, res: ServerResponse) => void | Promise<void> = (_req, res) => void res.end('ok');
-  private server!: Server;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const entry: Received = { path: req.url ?? '', headers: req.headers, body, json: JSON.parse(body || 'null'), at: Date.now() };
-        this.received.push(entry);
-        this.active++;
-        this.maxActive = Math.max(this.maxActive, this.active);
-        res.on('close', () => this.active--);
-        await this.respond(entry, res);
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${path}`;
-  }
-
-  on(path: string): Received[] {
-    return this.received.filter((r) => r.path === path);
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
 
 let seq = 0;
 function event(type: PublishedEvent['type'], extra: Partial<PublishedEvent> = {}): PublishedEvent {
@@ -71,13 +23,6 @@ function event(type: PublishedEvent['type'], extra: Partial<PublishedEvent> = {}
     messageId: `msg${seq}abcdefgh`, tag: 'newsletter-2026-12', domain: 'shop.example', metadata: { customer: '42' },
     ...extra,
   };
-}
-
-function verify(secret: string, received: Received): boolean {
-  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(received.headers['x-sokutatsu-signature']));
-  if (!m) return false;
-  const expected = createHmac('sha256', secret).update(`${m[1]}.${received.body}`).digest('hex');
-  return expected === m[2] && Math.abs(Number(m[1]) - Date.now() / 1000) < 30;
 }
 
 async function create(app: App, body: unknown): Promise<{ id: string; secret: string }> {
@@ -165,13 +110,13 @@ describe('webhooks to a receiver on loopback (allowPrivateTargets: true)', () =>
     expect(receiver.on('/disabled')).toHaveLength(0);
 
     for (const r of receiver.on('/all')) {
-      expect(verify(all.secret, r), r.body).toBe(true);
-      expect(verify(onlyDelivered.secret, r)).toBe(false);
+      expect(verifySignature(all.secret, r), r.body).toBe(true);
+      expect(verifySignature(onlyDelivered.secret, r)).toBe(false);
       expect(r.headers['content-type']).toBe('application/json');
       expect(r.headers['x-sokutatsu-event']).toBe(r.json.type);
       expect(r.headers['x-sokutatsu-event-id']).toBe(r.json.id);
     }
-    expect(verify(onlyDelivered.secret, receiver.on('/only-delivered')[0]!)).toBe(true);
+    expect(verifySignature(onlyDelivered.secret, receiver.on('/only-delivered')[0]!)).toBe(true);
 
     const byType = Object.fromEntries(receiver.on('/all').map((r) => [r.json.type, r.json]));
     const common = { messageId: expect.any(String), recipient: 'kijitora@example.jp', rcpt: 0, tag: 'newsletter-2026-12', domain: 'shop.example', metadata: { customer: '42' } };
@@ -205,7 +150,7 @@ describe('webhooks to a receiver on loopback (allowPrivateTargets: true)', () =>
     expect(log[0].nextAttemptAt).toEqual(expect.any(String));
     const posts = receiver.on('/flaky');
     expect(posts.map((p) => p.json.id)).toEqual([e.id, e.id, e.id]);
-    expect(posts.every((p) => verify(hook.secret, p))).toBe(true);
+    expect(posts.every((p) => verifySignature(hook.secret, p))).toBe(true);
     // The backoff (1 s here) separates the attempts.
     expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(800);
     expect(receiver.on('/elsewhere')).toHaveLength(0);
@@ -253,7 +198,7 @@ describe('webhooks to a receiver on loopback (allowPrivateTargets: true)', () =>
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ eventId: expect.stringMatching(/^ping-/), ok: true, status: 200, error: null, durationMs: expect.any(Number) });
     const [ping] = receiver.on('/ping');
-    expect(verify(hook.secret, ping!)).toBe(true);
+    expect(verifySignature(hook.secret, ping!)).toBe(true);
     expect(ping!.json).toMatchObject({ id: res.body.eventId, type: 'ping', webhookId: hook.id, messageId: null, recipient: null });
 
     receiver.respond = (_req, r) => void r.writeHead(503).end();
