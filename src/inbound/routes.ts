@@ -15,6 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { RecordHash } from '../redis/record-hash.js';
+import { newSigningSecret } from '../webhooks/endpoints.js';
 
 export interface InboundRoute {
   id: string;
@@ -105,64 +107,52 @@ export function globMatch(pattern: string, text: string): boolean {
 
 export class InboundRouteStore {
   private cache: { at: number; compiled: Compiled[] } | null = null;
+  private readonly records: RecordHash<InboundRoute>;
 
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  constructor(redis: Redis, private readonly keys: Keys) {
+    this.records = new RecordHash<InboundRoute>(redis, keys.inboundRoutes);
+  }
 
   async create(input: { pattern: string; url: string; enabled?: boolean }): Promise<InboundRoute> {
-    if ((await this.redis.hlen(this.keys.inboundRoutes)) >= MAX_ROUTES) throw new RouteLimitError(`at most ${MAX_ROUTES} inbound routes`);
+    if ((await this.records.count()) >= MAX_ROUTES) throw new RouteLimitError(`at most ${MAX_ROUTES} inbound routes`);
     const route: InboundRoute = {
       id: `ir_${randomBytes(8).toString('hex')}`,
       pattern: normalizePattern(input.pattern),
       url: input.url,
-      secret: `whsec_${randomBytes(32).toString('base64url')}`,
+      secret: newSigningSecret(),
       enabled: input.enabled ?? true,
       createdAt: new Date().toISOString(),
     };
-    await this.redis.hset(this.keys.inboundRoutes, route.id, JSON.stringify(route));
+    await this.records.put(route);
     this.cache = null;
     return route;
   }
 
-  async get(id: string): Promise<InboundRoute | null> {
-    const json = await this.redis.hget(this.keys.inboundRoutes, id);
-    return json ? (JSON.parse(json) as InboundRoute) : null;
+  get(id: string): Promise<InboundRoute | null> {
+    return this.records.get(id);
   }
 
-  async list(): Promise<InboundRoute[]> {
-    const all = Object.values(await this.redis.hgetall(this.keys.inboundRoutes)).map((j) => JSON.parse(j) as InboundRoute);
-    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  list(): Promise<InboundRoute[]> {
+    return this.records.list();
   }
 
   /** Changes the given fields; null when there is no such route. */
   async update(id: string, change: { pattern?: string; url?: string; enabled?: boolean }): Promise<InboundRoute | null> {
     const pattern = change.pattern !== undefined ? normalizePattern(change.pattern) : undefined;
-    // WATCH on a connection of its own: a concurrent delete must not be resurrected.
-    const conn = this.redis.duplicate({ enableAutoPipelining: false });
-    try {
-      for (;;) {
-        await conn.watch(this.keys.inboundRoutes);
-        const json = await conn.hget(this.keys.inboundRoutes, id);
-        if (!json) return null;
-        const next: InboundRoute = {
-          ...(JSON.parse(json) as InboundRoute),
-          ...(pattern !== undefined ? { pattern } : {}),
-          ...(change.url !== undefined ? { url: change.url } : {}),
-          ...(change.enabled !== undefined ? { enabled: change.enabled } : {}),
-        };
-        if (await conn.multi().hset(this.keys.inboundRoutes, id, JSON.stringify(next)).exec()) {
-          this.cache = null;
-          return next;
-        }
-      }
-    } finally {
-      conn.disconnect();
-    }
+    const next = await this.records.update(id, (current) => ({
+      ...current,
+      ...(pattern !== undefined ? { pattern } : {}),
+      ...(change.url !== undefined ? { url: change.url } : {}),
+      ...(change.enabled !== undefined ? { enabled: change.enabled } : {}),
+    }));
+    this.cache = null;
+    return next;
   }
 
   async remove(id: string): Promise<boolean> {
-    const [[, removed] = []] = (await this.redis.multi().hdel(this.keys.inboundRoutes, id).del(this.keys.inboundRouteLog(id)).exec()) ?? [];
+    const removed = await this.records.remove(id, [this.keys.inboundRouteLog(id)]);
     this.cache = null;
-    return removed === 1;
+    return removed;
   }
 
   /** The enabled route for a recipient address, or null (then port 25 refuses it). */

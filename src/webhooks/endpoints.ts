@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { RecordHash } from '../redis/record-hash.js';
 
 /** CONTRACT's event types, plus the store's own (cancelled, delayed DSNs, auto-replies). */
 export const WEBHOOK_EVENT_TYPES = [
@@ -40,67 +41,58 @@ const CACHE_MS = 1000;
 
 export class EndpointLimitError extends Error {}
 
+/** The HMAC key of a webhook endpoint or an inbound route: 256 random bits, shown once. */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`;
+}
+
 export class EndpointStore {
   private cache: { at: number; endpoints: Endpoint[] } | null = null;
+  private readonly records: RecordHash<Endpoint>;
 
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  constructor(redis: Redis, private readonly keys: Keys) {
+    this.records = new RecordHash<Endpoint>(redis, keys.webhooks);
+  }
 
   async create(input: { url: string; events: WebhookEventType[] }): Promise<Endpoint> {
-    if ((await this.redis.hlen(this.keys.webhooks)) >= MAX_ENDPOINTS) throw new EndpointLimitError(`at most ${MAX_ENDPOINTS} webhook endpoints`);
+    if ((await this.records.count()) >= MAX_ENDPOINTS) throw new EndpointLimitError(`at most ${MAX_ENDPOINTS} webhook endpoints`);
     const endpoint: Endpoint = {
       id: `wh_${randomBytes(8).toString('hex')}`,
       url: input.url,
       events: dedupe(input.events),
-      secret: `whsec_${randomBytes(32).toString('base64url')}`,
+      secret: newSigningSecret(),
       enabled: true,
       createdAt: new Date().toISOString(),
     };
-    await this.redis.hset(this.keys.webhooks, endpoint.id, JSON.stringify(endpoint));
+    await this.records.put(endpoint);
     this.cache = null;
     return endpoint;
   }
 
-  async get(id: string): Promise<Endpoint | null> {
-    const json = await this.redis.hget(this.keys.webhooks, id);
-    return json ? (JSON.parse(json) as Endpoint) : null;
+  get(id: string): Promise<Endpoint | null> {
+    return this.records.get(id);
   }
 
-  async list(): Promise<Endpoint[]> {
-    const all = Object.values(await this.redis.hgetall(this.keys.webhooks)).map((j) => JSON.parse(j) as Endpoint);
-    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  list(): Promise<Endpoint[]> {
+    return this.records.list();
   }
 
   /** Changes the given fields; null when there is no such endpoint. */
   async update(id: string, change: { url?: string; events?: WebhookEventType[]; enabled?: boolean }): Promise<Endpoint | null> {
-    // WATCH: a concurrent update or delete must not be overwritten (or resurrected). WATCH
-    // belongs to a connection: one of its own keeps this process's other commands out of it.
-    const conn = this.redis.duplicate({ enableAutoPipelining: false });
-    try {
-      for (;;) {
-        await conn.watch(this.keys.webhooks);
-        const json = await conn.hget(this.keys.webhooks, id);
-        if (!json) return null;
-        const current = JSON.parse(json) as Endpoint;
-        const next: Endpoint = {
-          ...current,
-          ...(change.url !== undefined ? { url: change.url } : {}),
-          ...(change.events !== undefined ? { events: dedupe(change.events) } : {}),
-          ...(change.enabled !== undefined ? { enabled: change.enabled } : {}),
-        };
-        if (await conn.multi().hset(this.keys.webhooks, id, JSON.stringify(next)).exec()) {
-          this.cache = null;
-          return next;
-        }
-      }
-    } finally {
-      conn.disconnect();
-    }
+    const next = await this.records.update(id, (current) => ({
+      ...current,
+      ...(change.url !== undefined ? { url: change.url } : {}),
+      ...(change.events !== undefined ? { events: dedupe(change.events) } : {}),
+      ...(change.enabled !== undefined ? { enabled: change.enabled } : {}),
+    }));
+    this.cache = null;
+    return next;
   }
 
   async remove(id: string): Promise<boolean> {
-    const [[, removed] = []] = (await this.redis.multi().hdel(this.keys.webhooks, id).del(this.keys.webhookLog(id), this.keys.webhookInFlight(id)).exec()) ?? [];
+    const removed = await this.records.remove(id, [this.keys.webhookLog(id), this.keys.webhookInFlight(id)]);
     this.cache = null;
-    return removed === 1;
+    return removed;
   }
 
   /** The enabled endpoints that want events of this type. */
