@@ -151,6 +151,27 @@ describe('event log', () => {
     expect((await log.read()).at(-1)).toMatchObject({ messageId: id, address: 'new@dest.example' });
   });
 
+  it('accepts a message of 2,500 recipients in one go: every state, timeline entry, stream entry, job and index entry, in order', async () => {
+    const { keys, store, seen } = setup({ retentionSeconds: 3600, maxLength: 0, statsRetentionDays: 400 });
+    const recipients = Array.from({ length: 2500 }, (_, i) => `Many${i}@Dest.Example`);
+    const id = await accept(store, [...recipients, 'many0@dest.example']);
+    const states = await store.recipients(id);
+    expect(states).toHaveLength(2501);
+    expect(states[2499]).toMatchObject({ address: 'Many2499@Dest.Example', status: 'queued', attempts: 0 });
+    const timeline = await store.events(id);
+    expect(timeline.map((e) => e.rcpt)).toEqual(states.map((_, i) => i));
+    expect(seen.filter((e) => e.messageId === id).map((e) => e.rcpt)).toEqual(states.map((_, i) => i));
+    expect(await redis.xlen(keys.eventStream)).toBe(2501);
+    expect(await queue.getJobCountByTypes('waiting')).toBe(2501);
+    expect((await readStats(redis, keys, { scope: 'all', ...range })).counts.sent).toBe(2501);
+    // One recipient index per address (lower case), expiring with the index window.
+    expect(await redis.zscore(keys.recipientIndex('many0@dest.example'), id)).not.toBeNull();
+    expect(await redis.zcard(keys.recipientIndex('many0@dest.example'))).toBe(1);
+    expect(await redis.pttl(keys.recipientIndex('many2499@dest.example'))).toBeGreaterThan(0);
+    expect(await redis.zscore(keys.tagIndex('spring'), id)).not.toBeNull();
+    expect(await redis.zscore(keys.messageIndex, id)).not.toBeNull();
+  });
+
   it('rates: null where the divisor is 0', () => {
     const zero: Counts = { sent: 0, delivered: 0, deferred: 0, bounced: 0, hardBounced: 0, expired: 0, suppressed: 0, cancelled: 0, complained: 0, unsubscribed: 0, delayed: 0, autoReplied: 0,
       opened: { total: 0, unique: 0, human: 0, uniqueHuman: 0, machine: 0 }, clicked: { total: 0, unique: 0, human: 0, uniqueHuman: 0, machine: 0 } };

@@ -1,7 +1,7 @@
 /**
  * The event log: where every recipient state change and engagement goes after it is recorded.
  *
- * Receives: from the recording scripts (store/scripts.ts, and publishEvents in accept's MULTI)
+ * Receives: from the recording scripts (store/scripts.ts, acceptMessage's "queued" events too)
  * their replies — each script has already, atomically with the state change and the timeline
  * append, added the event to the event stream and counted it in the statistics (publish-lua.ts;
  * nothing else writes statistics). The publish context those scripts need is `scriptArg()`.
@@ -16,7 +16,7 @@ import type { Keys } from '../redis/keys.js';
 import type { Metrics } from '../metrics.js';
 import type { MessageEvent } from '../store/types.js';
 import type { EventSubscriber, PublishedEvent } from './types.js';
-import { asciiLower, hourStart, statsScopes } from './stats-scope.js';
+import { asciiLower } from './stats-scope.js';
 
 export interface EventLogOptions {
   /** seconds an event stays in the stream; 0: no time limit */
@@ -56,8 +56,6 @@ const AGE_TRIM_EVERY_MS = 1000;
 export class EventLog {
   private readonly subscribers: EventSubscriber[];
   private lastAgeTrim = 0;
-  /** statistics hashes of the current hour whose expiry this process set already (intake skips the EXPIRE) */
-  private expiring = { hour: 0, keys: new Set<string>() };
 
   constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly options: EventLogOptions = DEFAULT_EVENT_LOG_OPTIONS, private readonly hooks: EventLogHooks = {}) {
     this.subscribers = [...(hooks.subscribers ?? [])];
@@ -80,25 +78,6 @@ export class EventLog {
       statsTtl: this.statsTtl(),
       now,
     });
-  }
-
-  /**
-   * Adds the "queued" events of a message being accepted to accept's MULTI: their stream entries
-   * (answers: the stream ids, in order — the first `eventsJson.length` commands added) and the
-   * `queued` counters — what the recording scripts do for other events, without a script on
-   * intake's path (the context is known here; these events need no decision).
-   */
-  queueInTransaction(multi: ChainableCommander, context: MessageContext, eventsJson: readonly string[], now: number): void {
-    this.streamInTransaction(multi, context, eventsJson, now);
-    const hour = hourStart(now);
-    if (this.expiring.hour !== hour) this.expiring = { hour, keys: new Set() };
-    for (const scope of statsScopes(context.tag, context.domain)) {
-      const key = this.keys.statsCounters(scope, hour);
-      multi.hincrby(key, 'queued', eventsJson.length);
-      // Once per key and hour is enough: the TTL (400 days) cannot run out within the hour.
-      if (!this.expiring.keys.has(key)) multi.expire(key, this.statsTtl());
-      this.expiring.keys.add(key);
-    }
   }
 
   /**
@@ -137,7 +116,7 @@ export class EventLog {
     return out;
   }
 
-  /** Events published in accept's MULTI (queueInTransaction): their stream ids and the context. */
+  /** Events published together by one script (acceptMessage's "queued" ones) or MULTI: their stream ids and the context. */
   async publishedMany(ids: readonly string[], events: readonly MessageEvent[], context: MessageContext): Promise<PublishedEvent[]> {
     const out = events.map((event, i) => ({ ...event, id: ids[i] ?? '', ...context }));
     for (const event of events) this.count(event);

@@ -3,9 +3,6 @@
  * the same script as the state change and the timeline append — so the event stream and the
  * statistics counters can never drift from the timelines.
  *
- * (The "queued" events of accept() are published by plain commands in its MULTI instead:
- * EventLog.queueInTransaction, the same stream fields and the same counters.)
- *
  * Receives (inside a script): the message hash key, the event (decoded and as JSON), the publish
  * context (EventLog.scriptArg(): a JSON ARGV) and what only the script knows (first click on a link,
  * the time a first open is measured from, whether the event stays off the timeline).
@@ -18,7 +15,7 @@
  * keys, so they share its Redis Cluster slot.
  */
 
-/** Lua: local functions ev_context(msgKey) and ev_publish(c, ev, eventJson, p, x); paste at the top of a script. */
+/** Lua: local functions ev_context(msgKey), ev_publish(c, ev, eventJson, p, x) and ev_publish_queued(c, eventsJson, p); paste at the top of a script. */
 export const EVENT_FUNCTIONS = `
 local function ev_context(msg)
   local f = redis.call('HMGET', msg, 'id', 'tag', 'headerFrom', 'meta', 'createdAt')
@@ -77,22 +74,45 @@ local function ev_count(c, ev, p, x)
   end
 end
 
+-- One stream entry (bounded by length); returns its id. ev_trim_age once per script run.
+local function ev_stream(c, eventJson, p)
+  local args = { 'XADD', p.stream }
+  if p.maxLen > 0 then
+    args[#args + 1] = 'MAXLEN'
+    args[#args + 1] = '~'
+    args[#args + 1] = string.format('%d', p.maxLen)
+  end
+  for _, v in ipairs({ '*', 'message', c.id, 'tag', c.tag, 'domain', c.domain, 'meta', c.meta, 'event', eventJson }) do args[#args + 1] = v end
+  return redis.call(unpack(args))
+end
+
+local function ev_trim_age(p)
+  if p.retentionMs > 0 then redis.call('XTRIM', p.stream, 'MINID', '~', string.format('%d', p.now - p.retentionMs)) end
+end
+
 -- x.quiet: counted, but kept off the stream (an event the timeline does not keep either).
 local function ev_publish(c, ev, eventJson, p, x)
   local sid = ''
   if not x.quiet then
-    local args = { 'XADD', p.stream }
-    if p.maxLen > 0 then
-      args[#args + 1] = 'MAXLEN'
-      args[#args + 1] = '~'
-      args[#args + 1] = string.format('%d', p.maxLen)
-    end
-    for _, v in ipairs({ '*', 'message', c.id, 'tag', c.tag, 'domain', c.domain, 'meta', c.meta, 'event', eventJson }) do args[#args + 1] = v end
-    sid = redis.call(unpack(args))
-    if p.retentionMs > 0 then redis.call('XTRIM', p.stream, 'MINID', '~', string.format('%d', p.now - p.retentionMs)) end
+    sid = ev_stream(c, eventJson, p)
+    ev_trim_age(p)
   end
   ev_count(c, ev, p, x)
   return { sid, eventJson, c.tag, c.domain, c.meta }
+end
+
+-- The "queued" events of a message being accepted: a stream entry each, one count of n per scope.
+local function ev_publish_queued(c, eventsJson, p)
+  local ids = {}
+  for i, json in ipairs(eventsJson) do ids[i] = ev_stream(c, json, p) end
+  ev_trim_age(p)
+  local hour = string.format('%d', math.floor(p.now / 3600000) * 3600)
+  for _, scope in ipairs(ev_scopes(c)) do
+    local key = p.counters .. scope .. ':' .. hour
+    redis.call('HINCRBY', key, 'queued', #eventsJson)
+    redis.call('EXPIRE', key, p.statsTtl)
+  end
+  return ids
 end
 `;
 

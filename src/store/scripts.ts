@@ -7,6 +7,51 @@
 import { EVENT_FUNCTIONS } from '../events/publish-lua.js';
 
 /**
+ * acceptMessage — everything of a message being accepted except its body and delivery jobs (the
+ * MULTI around it adds those): envelope, recipient states, timeline, the "queued" events published
+ * (stream entries, statistics), and the search indexes. One script instead of a dozen commands in
+ * the MULTI: each command costs the client a command object, a QUEUED reply and a result.
+ *
+ * KEYS[1] message hash, KEYS[2] recipients hash, KEYS[3] events list, KEYS[4] message index
+ * ARGV[1] publish context (EventLog.scriptArg()),
+ * ARGV[2] JSON {id, env: [field, value, ...], now, indexMs, trimIndex: bool, tagIndex: key or '', rcptIndex: [key, ...]}
+ * ARGV[3] n recipients, ARGV[4 .. 3+n] their "queued" events (JSON), ARGV[4+n .. 3+2n] their states (JSON)
+ * Result: the stream ids of the n events, in order.
+ */
+export const ACCEPT_MESSAGE = `${EVENT_FUNCTIONS}
+local a = cjson.decode(ARGV[2])
+local n = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], unpack(a.env))
+-- In chunks: unpack() of a few thousand values would overflow Lua's C stack (smtp.limits.maxRecipients is unbounded).
+local events = {}
+for first = 1, n, 500 do
+  local states, chunk = {}, {}
+  for i = first, math.min(n, first + 499) do
+    events[i] = ARGV[3 + i]
+    chunk[#chunk + 1] = events[i]
+    states[#states + 1] = tostring(i - 1)
+    states[#states + 1] = ARGV[3 + n + i]
+  end
+  redis.call('HSET', KEYS[2], unpack(states))
+  redis.call('RPUSH', KEYS[3], unpack(chunk))
+end
+local ids = ev_publish_queued(ev_context(KEYS[1]), events, cjson.decode(ARGV[1]))
+local old = string.format('%d', a.now - a.indexMs)
+redis.call('ZADD', KEYS[4], a.now, a.id)
+if a.trimIndex then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', old) end
+if a.tagIndex ~= '' then
+  redis.call('ZADD', a.tagIndex, a.now, a.id)
+  redis.call('ZREMRANGEBYSCORE', a.tagIndex, '-inf', old)
+  redis.call('PEXPIRE', a.tagIndex, a.indexMs)
+end
+for _, key in ipairs(a.rcptIndex) do
+  redis.call('ZADD', key, a.now, a.id)
+  redis.call('PEXPIRE', key, a.indexMs)
+end
+return ids
+`;
+
+/**
  * recordRecipientEvent — set a recipient's state and append its event, atomically; a recipient
  * that is already final is left alone (a duplicate job after a crash changes nothing).
  *
