@@ -159,7 +159,7 @@ async function startRoles(options: AppOptions, log: Logger, target: RedisTarget,
       metricsHttp = await listenHttp(createMetricsApp(served, config.metrics.token).fetch, config.metrics.host, config.metrics.port);
       ports.metrics = (metricsHttp.address() as AddressInfo).port;
     }
-    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: served, sendingDomains: domains, intakeMetrics: metrics, domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes }).fetch, config.http.host, config.http.port);
+    http = await listenHttp(createHttpApp({ redis, store, tokens, metrics: served, sendingDomains: domains, intakeMetrics: metrics, domains: domainService, throttle, queue, suppressions: suppression.list, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes, log }).fetch, config.http.host, config.http.port);
     ports.http = (http.address() as AddressInfo).port;
     log.info({ host: config.http.host, port: ports.http }, 'http listening');
   }

@@ -144,7 +144,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Primary
   // The API of inbound routes is served here; port 25 and the POSTs run in the workers.
   const inboundRoutes = openInboundRoutes(redis, keys, config, webhookServices);
   const http = config.http.enabled
-    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, intakeMetrics: primaryMetrics, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes }).fetch, config.http.host, config.http.port)
+    ? await listenHttp(createHttpApp({ redis, store, tokens: createTokenStore(redis, keys, config.admin.token), metrics, sendingDomains, intakeMetrics: primaryMetrics, domains, throttle, queue, suppressions, config, tracking: tracking.http, webhooks: webhookServices, inboundRoutes, log }).fetch, config.http.host, config.http.port)
     : null;
 
   return {

@@ -1,10 +1,13 @@
 /**
  * The admin API as a whole, from its route table (app.routes): every /api route needs the token
  * in every spelling of its path and with every method; the OpenAPI document lists exactly the
- * routes there are; body size limit and per-token rate limit. No Redis: with the gate in front,
- * the services behind it are never reached.
+ * routes there are; body size limit and per-token rate limit. Redis only for the gate's rate
+ * limit (shared by every app on the same Redis): with the gate in front, the services behind it
+ * are never reached.
  */
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpApp, type HttpDeps } from '../src/http/app.js';
 import { configSchema } from '../src/config/schema.js';
 import { openApiPath } from '../src/http/openapi.js';
@@ -13,8 +16,12 @@ import type { TokenStore } from '../src/http/tokens.js';
 const GOOD = 'good-token';
 const tokens: TokenStore = { verify: async (t) => (t === GOOD ? 'tests' : null), create: async () => '', list: async () => [], revoke: async () => false };
 
+const redis = new Redis(inject('redisUrl'));
+afterAll(() => redis.disconnect());
+const namespace = () => `ar${randomBytes(4).toString('hex')}`;
+
 function app(overrides: Record<string, unknown> = {}) {
-  const deps = { tokens, config: configSchema.parse(overrides), webhooks: {} } as unknown as HttpDeps;
+  const deps = { tokens, redis, config: configSchema.parse({ redis: { namespace: namespace() }, ...overrides }), webhooks: {} } as unknown as HttpDeps;
   return createHttpApp(deps);
 }
 
@@ -113,7 +120,7 @@ describe('the admin API route table', () => {
 
   it('rate-limits each token: 429 with Retry-After past admin.rateLimitPerMinute, other tokens unaffected', async () => {
     const two: TokenStore = { ...tokens, verify: async (t) => (t === GOOD ? 'a' : t === 'other' ? 'b' : null) };
-    const limited = createHttpApp({ tokens: two, config: configSchema.parse({ admin: { rateLimitPerMinute: 3 } }), webhooks: {} } as unknown as HttpDeps);
+    const limited = createHttpApp({ tokens: two, redis, config: configSchema.parse({ redis: { namespace: namespace() }, admin: { rateLimitPerMinute: 3 } }), webhooks: {} } as unknown as HttpDeps);
     const call = (token: string) => limited.request('/api/v1/nothing', { headers: { Authorization: `Bearer ${token}` } });
     for (let i = 0; i < 3; i++) expect((await call(GOOD)).status).toBe(404);
     const refused = await call(GOOD);
@@ -123,5 +130,25 @@ describe('the admin API route table', () => {
     expect((await call('other')).status).toBe(404);
     // Without a valid token it is 401, not 429: the limit is the token's.
     expect((await call('wrong')).status).toBe(401);
+  });
+
+  it('shares each token\'s budget between apps on one Redis (nodes, processes): 5 a minute, 3 through each, the 6th is 429', async () => {
+    const config = configSchema.parse({ redis: { namespace: namespace() }, admin: { rateLimitPerMinute: 5 } });
+    const other = new Redis(inject('redisUrl'));
+    try {
+      const nodeA = createHttpApp({ tokens, redis, config, webhooks: {} } as unknown as HttpDeps);
+      const nodeB = createHttpApp({ tokens, redis: other, config, webhooks: {} } as unknown as HttpDeps);
+      const call = (node: typeof nodeA) => node.request('/api/v1/nothing', { headers: auth });
+      for (let i = 0; i < 3; i++) expect((await call(nodeA)).status).toBe(404);
+      for (let i = 0; i < 2; i++) expect((await call(nodeB)).status).toBe(404);
+      const sixth = await call(nodeB);
+      expect(sixth.status).toBe(429);
+      // One request per 12 s comes back: the next one may go in 12 s.
+      expect(sixth.headers.get('retry-after')).toBe('12');
+      expect(await sixth.json()).toMatchObject({ error: { code: 'rate_limited', message: expect.stringContaining('admin.rateLimitPerMinute') } });
+      expect((await call(nodeA)).status).toBe(429);
+    } finally {
+      other.disconnect();
+    }
   });
 });

@@ -309,7 +309,7 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({
       token: z.string().default(''),
-      /** admin API requests per minute per token (a token bucket in the process serving HTTP; burst = one minute's worth); 0: unlimited */
+      /** admin API requests per minute per token, shared by every node through Redis (GCRA; burst = one minute's worth); 0: unlimited */
       rateLimitPerMinute: z.number().int().min(0).default(6000),
     })
     .default({ token: '', rateLimitPerMinute: 6000 }),

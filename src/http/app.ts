@@ -11,12 +11,13 @@
  */
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { MetricsSource } from '../metrics.js';
 import type { MessageStore } from '../store/messages.js';
 import type { TokenStore } from './tokens.js';
 import type { IntakeMetrics } from '../metrics.js';
 import type { DomainStore } from '../domains/domain-store.js';
-import { apiGuard, type ApiEnv } from './api-guard.js';
+import { apiGuard, ApiRateLimit, type ApiEnv } from './api-guard.js';
 import { apiBodyLimit } from './body.js';
 import { messageOperations, messageRoutes } from './messages.js';
 import { sendBodyLimit } from './send.js';
@@ -64,12 +65,15 @@ export interface HttpDeps {
   webhooks?: WebhookServices;
   /** inbound routes and their POST logs (/api/v1/inbound-routes); absent: not served */
   inboundRoutes?: InboundRouteServices;
+  /** warnings of the gate (its rate limit when Redis does not answer); absent: not logged */
+  log?: Logger;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  const keys = createKeys(deps.config.redis.namespace);
   // First, before any route: the gate decides on the path in every spelling, routed or not.
-  app.use('*', apiGuard(deps.tokens, deps.config.admin.rateLimitPerMinute));
+  app.use('*', apiGuard(deps.tokens, new ApiRateLimit(deps.redis, keys, deps.config.admin.rateLimitPerMinute, deps.log)));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -83,7 +87,6 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   if (deps.config.metrics.port === undefined) app.get('/metrics', metricsHandler(deps.metrics, deps.config.metrics.token));
   if (deps.tracking) app.route('/', trackingRoutes(deps.tracking));
 
-  const keys = createKeys(deps.config.redis.namespace);
   const api = new Hono<ApiEnv>();
   api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
   api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));

@@ -56,7 +56,7 @@ export function openApiDocument(operations: Operation[], version: string): Recor
       responses[status] = { description: r.description, ...(r.body ? { content: { 'application/json': { schema: schema(r.body) } } } : {}) };
     }
     responses['401'] ??= { description: 'no valid bearer token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    responses['429'] ??= { description: 'rate limit of the token (admin.rateLimitPerMinute); see Retry-After', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    responses['429'] ??= { description: 'rate limit of the token (admin.rateLimitPerMinute, shared by every node); see Retry-After', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     const requestBody = op.body
       ? { required: true, content: { 'application/json': { schema: schema(op.body) } } }
       : op.rawBody ? { required: true, content: { [op.rawBody.contentType]: { schema: { type: 'string' } } }, description: op.rawBody.description } : undefined;

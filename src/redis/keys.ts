@@ -23,6 +23,8 @@ export interface Keys {
   readonly apiTokens: string;
   /** failed AUTH attempts from one IP within the lockout window (counter with TTL) */
   authFailures(ip: string): string;
+  /** an admin API token's rate limit (admin.rateLimitPerMinute), shared by every process and node: the theoretical arrival time of its next request, ms (GCRA, string with TTL) */
+  apiRateLimit(tokenName: string): string;
   /** sending domains: domain → JSON record with its DKIM key (hash) */
   readonly domains: string;
   /** bumped with every change of `domains` (counter): processes reload their cached copy when it moves */
@@ -99,6 +101,7 @@ export function createKeys(namespace: string): Keys {
     users: `${tag}:users`,
     apiTokens: `${tag}:tokens`,
     authFailures: (ip) => `${tag}:authfail:${ip}`,
+    apiRateLimit: (tokenName) => `${tag}:apirate:${tokenName}`,
     domains: `${tag}:domains`,
     domainsVersion: `${tag}:domains:version`,
     siteConnections: (site) => `${tag}:site:${site}:conns`,
