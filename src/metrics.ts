@@ -17,8 +17,8 @@ export function registryMetrics(registry: Registry): MetricsSource {
 
 export interface Metrics {
   registry: Registry;
-  /** messages accepted (250 after DATA), by listener */
-  messagesReceived: Counter<'listener'>;
+  /** messages received by listener and result: accepted (250 after DATA, 202), rejected (5xx at DATA, 4xx refusal of a send request), deferred (4xx at DATA, 409/5xx of the send API) */
+  messagesReceived: Counter<'listener' | 'result'>;
   /** recipients accepted in those messages */
   recipientsReceived: Counter<'listener'>;
   /** refusals sent to SMTP clients, by listener and reply code */
@@ -44,7 +44,12 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'sokutatsu_process_' });
   const metrics: Metrics = {
     registry,
-    messagesReceived: new Counter({ name: 'sokutatsu_messages_received_total', help: 'Messages accepted with 250 after DATA', labelNames: ['listener'], registers: [registry] }),
+    messagesReceived: new Counter({
+      name: 'sokutatsu_messages_received_total',
+      help: 'Messages received by listener and result: accepted (250 after DATA, 202 from the send API), rejected (permanent refusal: 5xx to DATA, 4xx to a send request), deferred (temporary: 4xx to DATA, 409 or 5xx to a send request)',
+      labelNames: ['listener', 'result'],
+      registers: [registry],
+    }),
     recipientsReceived: new Counter({ name: 'sokutatsu_recipients_received_total', help: 'Recipients in accepted messages', labelNames: ['listener'], registers: [registry] }),
     smtpRejections: new Counter({ name: 'sokutatsu_smtp_rejections_total', help: 'Error replies sent to SMTP clients', labelNames: ['listener', 'code'], registers: [registry] }),
     throttled: new Counter({ name: 'sokutatsu_delivery_waits_total', help: 'Deliveries put back to wait for their site (connection limit, rate limit or backoff pause); not attempts', registers: [registry] }),
@@ -80,6 +85,14 @@ export function createMetrics(): Metrics {
 
 /** What intake (SMTP listeners, the send API) counts. */
 export type IntakeMetrics = Pick<Metrics, 'messagesReceived' | 'recipientsReceived' | 'intakeDuration'>;
+
+/** The `result` label of sokutatsu_messages_received_total. */
+export type ReceivedResult = 'accepted' | 'rejected' | 'deferred';
+
+/** A message refused at DATA with this SMTP reply code: 5xx is a permanent refusal, 4xx a temporary one. */
+export function refusedResult(smtpCode: number): ReceivedResult {
+  return smtpCode >= 500 ? 'rejected' : 'deferred';
+}
 
 /** Label values of a counter known in advance, so a dashboard sees 0 instead of no series. */
 export function initSiteClasses(metrics: Metrics): void {

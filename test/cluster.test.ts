@@ -74,7 +74,7 @@ describe('cluster (processes: 2)', () => {
       if (i) await sleep(100);
       metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
     }
-    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission"\} 40$/m);
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission",result="accepted"\} 40$/m);
     expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 40$/m);
     // The primary's own counts join the sum (an API send happens there), shared-state gauges appear once.
     const sent = await fetch(`http://127.0.0.1:${instance.ports.http}/api/v1/messages`, { method: 'POST', headers: { Authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` }, body: JSON.stringify({ from: 'crm@shop.example', to: ['api@dest.example'], text: 'hello' }) });
@@ -84,7 +84,7 @@ describe('cluster (processes: 2)', () => {
       if (i) await sleep(100);
       metrics = await (await fetch(`http://127.0.0.1:${instance.ports.http}/metrics`)).text();
     }
-    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="api"\} 1$/m);
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="api",result="accepted"\} 1$/m);
     expect(metrics).toMatch(/^sokutatsu_deliveries_total\{outcome="delivered",site_class="other"\} 41$/m);
     expect(metrics.match(/^# TYPE sokutatsu_queue_jobs gauge$/gm)).toHaveLength(1);
     expect(metrics.match(/^# TYPE sokutatsu_deliveries_total counter$/gm)).toHaveLength(1);

@@ -17,5 +17,7 @@ describe('the Grafana dashboard', () => {
     for (const name of ['sokutatsu_deliveries_total', 'sokutatsu_intake_duration_seconds', 'sokutatsu_delivery_queue_seconds', 'sokutatsu_delivery_duration_seconds', 'sokutatsu_queue_jobs', 'sokutatsu_outbound_connections', 'sokutatsu_sites_paused', 'sokutatsu_bounces_total', 'sokutatsu_events_total', 'sokutatsu_webhook_deliveries_total', 'sokutatsu_messages_received_total']) {
       expect(used.has(name), name).toBe(true);
     }
+    // Received messages carry a result: a panel either selects accepted mail or shows results apart, never sums refusals in.
+    for (const expr of exprs.filter((e) => e.includes('sokutatsu_messages_received_total'))) expect(expr, expr).toMatch(/result="accepted"|by \([^)]*\bresult\b/);
   });
 });

@@ -20,7 +20,7 @@ import type { DomainStore } from '../domains/domain-store.js';
 import { apiGuard, ApiRateLimit, type ApiEnv } from './api-guard.js';
 import { apiBodyLimit } from './body.js';
 import { messageOperations, messageRoutes } from './messages.js';
-import { sendBodyLimit } from './send.js';
+import { countSends, SEND_PATH, sendBodyLimit } from './send.js';
 import { metricsHandler } from './metrics-route.js';
 import { openApiDocument, type Operation } from './openapi.js';
 import { adminOperations, webhookOperations } from './openapi-operations.js';
@@ -57,7 +57,7 @@ export interface HttpDeps {
   config: Config;
   /** policy.requireVerifiedDomains of the send API: the same check as SMTP intake */
   sendingDomains: Pick<DomainStore, 'sendingDomainFor'>;
-  /** the send API counts its messages with SMTP intake's metrics (listener "api"); absent: not counted */
+  /** the send API counts its requests with SMTP intake's metrics (listener "api", by result: http/send.ts countSends); absent: not counted */
   intakeMetrics?: IntakeMetrics;
   /** open pixel, click redirects and unsubscribe pages at the root (no token); absent: not served */
   tracking?: TrackingHttpDeps;
@@ -88,8 +88,10 @@ export function createHttpApp(deps: HttpDeps): Hono<ApiEnv> {
   if (deps.tracking) app.route('/', trackingRoutes(deps.tracking));
 
   const api = new Hono<ApiEnv>();
-  api.use('*', apiBodyLimit([{ method: 'POST', path: /^\/api\/v1\/messages\/?$/, maxSize: sendBodyLimit(deps.config) }]));
-  api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains, ...(deps.intakeMetrics ? { metrics: deps.intakeMetrics } : {}) }));
+  // Send requests are counted by their final answer, the body limit's 413 included.
+  api.use('*', countSends(deps.intakeMetrics));
+  api.use('*', apiBodyLimit([{ method: 'POST', path: SEND_PATH, maxSize: sendBodyLimit(deps.config) }]));
+  api.route('/messages', messageRoutes({ redis: deps.redis, keys, store: deps.store, queue: deps.queue, config: deps.config, sendingDomains: deps.sendingDomains }));
   const operations: Operation[] = [...messageOperations, ...adminOperations, ...credentialOperations, ...queueOperations, ...tokenOperations, ...(deps.webhooks ? webhookOperations : [])];
   if (deps.inboundRoutes) operations.push(...inboundRouteOperations);
   api.get('/openapi.json', (c) => c.json(openApiDocument(operations, '1')));

@@ -9,8 +9,10 @@
  * read; size and recipient limits are those of SMTP (smtp.maxMessageSize,
  * smtp.limits.maxRecipients); with `Idempotency-Key`, a repeat within 24 h answers the first
  * id (header `Idempotent-Replayed: true`) and sends nothing; the key with a different body is 422.
+ * Every send request is counted once by its final answer (countSends: listener `api` of
+ * sokutatsu_messages_received_total), a replay not at all.
  */
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { DomainStore } from '../domains/domain-store.js';
@@ -19,7 +21,7 @@ import { newMessageId, type MessageStore } from '../store/messages.js';
 import { prepareMessage } from '../intake/prepare.js';
 import { requireVerifiedDomain } from '../intake/verified-domain.js';
 import { withDeadline } from '../deadline.js';
-import type { IntakeMetrics } from '../metrics.js';
+import type { IntakeMetrics, ReceivedResult } from '../metrics.js';
 import { apiError } from './errors.js';
 import { parseBody } from './body.js';
 import { clientIp } from './client-ip.js';
@@ -34,8 +36,42 @@ export interface SendDeps {
   store: MessageStore;
   config: Config;
   sendingDomains: Pick<DomainStore, 'sendingDomainFor'>;
-  /** counted like SMTP intake, listener "api" (absent: not counted here) */
-  metrics?: IntakeMetrics;
+}
+
+/** The send API's path (a trailing slash as a client may write it): the body limit and the counting take it. */
+export const SEND_PATH = /^\/api\/v1\/messages\/?$/;
+
+/** Recipients of the message a send request stored: set by the handler, read by countSends. */
+const storedRecipients = new WeakMap<Context, number>();
+
+/**
+ * Counts each send request (POST /api/v1/messages) by the status of its final answer, in front
+ * of the body limit so that its 413 counts too — listener `api`, like SMTP intake:
+ * 202 accepted (with its recipients and the request → 202 latency); 409 (the key is still being
+ * sent) and 5xx deferred: the client is to try again; any other 4xx — invalid body (the zod
+ * parser's 400), 403, 413, 422 — rejected. A 202 with `Idempotent-Replayed` is no new message:
+ * not counted. Requests the gate refused (401, 429) never get here.
+ */
+export function countSends(metrics: IntakeMetrics | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (!metrics || c.req.method !== 'POST' || !SEND_PATH.test(c.req.path)) return next();
+    const started = Date.now();
+    await next();
+    const result = sendResult(c.res.status, c.res.headers.has('idempotent-replayed'));
+    if (!result) return;
+    metrics.messagesReceived.inc({ listener: 'api', result });
+    if (result !== 'accepted') return;
+    metrics.recipientsReceived.inc({ listener: 'api' }, storedRecipients.get(c) ?? 0);
+    metrics.intakeDuration.observe({ listener: 'api' }, (Date.now() - started) / 1000);
+  };
+}
+
+function sendResult(status: number, replayed: boolean): ReceivedResult | null {
+  if (status === 202) return replayed ? null : 'accepted';
+  if (status === 409 || status >= 500) return 'deferred';
+  // 404: no such route (not a send request).
+  if (status >= 400 && status !== 404) return 'rejected';
+  return null;
 }
 
 /** Base64 grows attachments by 4/3; JSON adds its quoting. The composed message is checked against the real limit. */
@@ -47,7 +83,6 @@ type Refusal = { status: 400 | 403 | 413 | 422 | 503; code: string; message: str
 
 export function sendHandler(deps: SendDeps) {
   return async (c: Context<ApiEnv>): Promise<Response> => {
-    const started = Date.now();
     const parsed = await parseBody(c, sendBody);
     if (!parsed.ok) return parsed.response;
     const body = parsed.value;
@@ -58,7 +93,7 @@ export function sendHandler(deps: SendDeps) {
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) return c.json(apiError('invalid_request', 'Idempotency-Key: 1-255 printable ASCII characters'), 400);
     const id = newMessageId();
-    if (key === undefined) return outcome(c, await send(deps, c, body, id, undefined), started, deps);
+    if (key === undefined) return outcome(c, await send(deps, c, body, id, undefined));
 
     const redisKey = idempotencyKey(deps.keys, c.get('tokenName'), key);
     const waitMs = (deps.config.smtp.limits.storeTimeoutSeconds + 5) * 1000;
@@ -71,15 +106,13 @@ export function sendHandler(deps: SendDeps) {
       throw err;
     });
     if ('status' in result) await claimed.release();
-    return outcome(c, result, started, deps);
+    return outcome(c, result);
   };
 }
 
-function outcome(c: Context, result: Refusal | { id: string; recipients: number }, started: number, deps: SendDeps): Response {
+function outcome(c: Context, result: Refusal | { id: string; recipients: number }): Response {
   if ('status' in result) return c.json(apiError(result.code, result.message), result.status, result.status === 503 ? { 'Retry-After': '5' } : {});
-  deps.metrics?.messagesReceived.inc({ listener: 'api' });
-  deps.metrics?.recipientsReceived.inc({ listener: 'api' }, result.recipients);
-  deps.metrics?.intakeDuration.observe({ listener: 'api' }, (Date.now() - started) / 1000);
+  storedRecipients.set(c, result.recipients);
   return c.json({ id: result.id }, 202);
 }
 

@@ -5,14 +5,16 @@
  * error carrying responseCode, return; save last): a client sees 250 "queued as <ID>" only after
  * the store has the message durably; every refusal carries a code, an enhanced code and a
  * sentence saying what to change; limits the library leaves open (connections per IP, failed
- * AUTH per connection, total DATA time, oversize) are enforced here.
+ * AUTH per connection, total DATA time, oversize) are enforced here. Each DATA is counted once
+ * in sokutatsu_messages_received_total by result: 250 accepted, 5xx rejected, 4xx deferred (on
+ * port 25 only mail for inbound routes; reports and unsubscribe mail are not messages received).
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { MessageStore } from '../store/messages.js';
 import { newMessageId } from '../store/messages.js';
-import type { Metrics } from '../metrics.js';
+import { refusedResult, type Metrics } from '../metrics.js';
 import type { AuthGuard } from './auth.js';
 import type { User } from './users.js';
 import type { TlsMaterial } from './tls.js';
@@ -179,18 +181,27 @@ export function createListener(role: ListenerRole, deps: ListenerDeps): SMTPServ
         return void receiveReport(stream, session, deps, server).then(
           (id) => callback(null, id ? `2.0.0 Ok: queued as ${id}` : '2.0.0 Report received'),
           (err: Error) => {
-            if ('responseCode' in err) return callback(reject(err as SmtpReplyError, session));
-            deps.log.error({ session: session.id, err: err.message }, 'inbound report could not be recorded');
-            callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again'), session));
+            let reply = err as SmtpReplyError;
+            if (!('responseCode' in err)) {
+              deps.log.error({ session: session.id, err: err.message }, 'inbound report could not be recorded');
+              reply = smtpError(451, '4.3.0', 'Temporary local error; please try again');
+            }
+            // Counted only as mail for inbound routes: a DATA of reports or unsubscribes alone is not a received message.
+            if (ROUTED.get(session.envelope)?.length && deps.inboundRoutes) deps.metrics.messagesReceived.inc({ listener: 'inbound', result: refusedResult(reply.responseCode) });
+            callback(reject(reply, session));
           },
         );
       }
       receiveData(role, stream, session, deps, server)
         .then((id) => callback(null, `2.0.0 Ok: queued as ${id}`))
         .catch((err: Error) => {
-          if ('responseCode' in err) return callback(reject(err as SmtpReplyError, session));
-          deps.log.error({ session: session.id, err: err.message }, 'smtp DATA failed unexpectedly');
-          callback(reject(smtpError(451, '4.3.0', 'Temporary local error; please try again'), session));
+          let reply = err as SmtpReplyError;
+          if (!('responseCode' in err)) {
+            deps.log.error({ session: session.id, err: err.message }, 'smtp DATA failed unexpectedly');
+            reply = smtpError(451, '4.3.0', 'Temporary local error; please try again');
+          }
+          deps.metrics.messagesReceived.inc({ listener: role, result: refusedResult(reply.responseCode) });
+          callback(reject(reply, session));
         });
     },
   });
@@ -237,7 +248,7 @@ async function receiveData(role: ListenerRole, stream: SMTPServerDataStream, ses
     log.error({ ...txLog, err: (err as Error).message }, 'smtp message not stored: replying with a temporary failure');
     throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
   }
-  deps.metrics.messagesReceived.inc({ listener: role });
+  deps.metrics.messagesReceived.inc({ listener: role, result: 'accepted' });
   deps.metrics.recipientsReceived.inc({ listener: role }, recipients.length);
   deps.metrics.intakeDuration.observe({ listener: role }, (Date.now() - dataEnd) / 1000);
   log.info({ ...txLog, id, size: message.body.length, to: recipients.slice(0, 10), tag: message.tag, ms: Date.now() - started }, 'smtp message queued');
@@ -292,7 +303,7 @@ async function receiveReport(stream: SMTPServerDataStream, session: SMTPServerSe
     log.error({ listener: 'inbound', session: session.id, ip, from, err: (err as Error).message }, 'inbound route mail not stored: replying with a temporary failure');
     throw smtpError(451, '4.3.0', 'Temporary failure storing the message; please try again');
   }
-  deps.metrics.messagesReceived.inc({ listener: 'inbound' });
+  deps.metrics.messagesReceived.inc({ listener: 'inbound', result: 'accepted' });
   deps.metrics.recipientsReceived.inc({ listener: 'inbound' }, routed.length);
   log.info({ listener: 'inbound', session: session.id, ip, from, id: mail.id, size: raw.length, routes: [...mail.routes.keys()], to: routed.slice(0, 10).map((r) => r.address) }, 'inbound route mail received');
   return mail.id;
