@@ -6,6 +6,7 @@
  * are never reached.
  */
 import { randomBytes } from 'node:crypto';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpApp, type HttpDeps } from '../src/http/app.js';
@@ -85,6 +86,8 @@ describe('the admin API route table', () => {
     const doc = (await res.json()) as { openapi: string; info: { title: string }; paths: Record<string, Record<string, { responses: object; parameters?: { name: string; in: string }[] }>> };
     expect(doc.openapi).toMatch(/^3\.1\./);
     expect(doc.info.title).toBeTruthy();
+    // Valid against the OpenAPI 3.1 schema (swagger-parser checks it with the official JSON Schema, and resolves every $ref).
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
     const routed = routes.map((r) => `${r.method} ${openApiPath(r.path)}`).sort();
     expect(documented).toEqual(routed);
