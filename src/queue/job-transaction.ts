@@ -20,6 +20,9 @@ export function addJobInTransaction<T>(queue: Queue<T>, multi: Transaction, name
 /** BullMQ's scripts that add a job (the one addJobToTransaction picks depends on delay and priority). */
 const JOB_ADDING_SCRIPT = /^add(Standard|Delayed|Prioritized)Job:/;
 
+/** A MULTI of ours that BullMQ can add jobs to. */
+export type JobTransaction = ChainableCommander & Transaction;
+
 /**
  * `client` made able to take addJobInTransaction in its MULTI: BullMQ's job-adding scripts
  * defined on it (read from the queue's own client once it has loaded them), wrapped the way
@@ -27,9 +30,6 @@ const JOB_ADDING_SCRIPT = /^add(Standard|Delayed|Prioritized)Job:/;
  * defines into each MULTI it makes, and BullMQ defines ~50 — ~4% of a worker's CPU when a MULTI
  * is made for every message accepted.
  */
-/** A MULTI of ours that BullMQ can add jobs to. */
-export type JobTransaction = ChainableCommander & Transaction;
-
 export async function withJobScripts(client: Redis, queue: Queue): Promise<{ multi(): JobTransaction }> {
   // ioredis keeps defined scripts in scriptsSet (not in its typings); BullMQ's proxy passes it through.
   const bull = (await queue.backend.client) as unknown as { scriptsSet: Record<string, { lua: string; numberOfKeys: number | null }> };

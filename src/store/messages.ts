@@ -3,11 +3,12 @@
  *
  * Receives: accepted messages from intake, outcomes from delivery.
  * Promises: `accept` writes body, envelope, recipient states, the "queued" events and one
- * delivery job per recipient in ONE MULTI/EXEC — when it resolves the message is durable and
- * queued (with AOF fsync always). A recipient reaches a final state once; when the last one
- * does, every key of the message expires after the retention period. Every event (the "queued"
- * ones in the same MULTI, outcomes in the same Lua run) goes to the event log (events/event-log.ts):
- * stream and statistics with the state change, then metrics and subscribers.
+ * delivery job per recipient in ONE MULTI/EXEC (body SET, the acceptMessage script, BullMQ's job
+ * adds) — when it resolves the message is durable and queued (with AOF fsync always). A
+ * recipient reaches a final state once; when the last one does, every key of the message expires
+ * after the retention period. Every event (the "queued" ones in acceptMessage, outcomes in their
+ * recording script) goes to the event log (events/event-log.ts): stream and statistics with the
+ * state change, then metrics and subscribers.
  */
 import { randomFillSync } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -95,6 +96,7 @@ export function createMessageStore(redis: Redis, queue: Queue<DeliveryJob>, keys
       const multi = client.multi();
       multi.set(keys.body(id), message.body);
       const queued = message.recipients.map((address, rcpt) => queuedEvent(address, rcpt, now, message.sendAt));
+      // ioredis adds defined commands at run time; the typed MULTI does not know them.
       (multi as unknown as Record<string, (...args: unknown[]) => unknown>).acceptMessage!(
         keys.message(id), keys.recipients(id), keys.events(id), keys.messageIndex,
         eventLog.scriptArg(now), JSON.stringify(acceptArg(keys, message, now, indexMs)),
