@@ -221,7 +221,7 @@ async function expectSameMime(c: Case, out: Buffer): Promise<void> {
 const DKIM = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const DKIM_RECORD = `v=DKIM1; k=rsa; p=${DKIM.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
 async function dkimResult(message: Buffer): Promise<string | undefined> {
-  const signed = signMessage(message, [{ domain: 'example.com', selector: 'sel', algorithm: 'rsa-sha256', key: DKIM.privateKey }]);
+  const signed = await signMessage(message, [{ domain: 'example.com', selector: 'sel', algorithm: 'rsa-sha256', key: DKIM.privateKey }]);
   const resolver = async (name: string, type: string): Promise<string[][]> => {
     if (type === 'TXT' && name === 'sel._domainkey.example.com') return [[DKIM_RECORD]];
     throw Object.assign(new Error(`no ${type} ${name}`), { code: 'ENOTFOUND' });

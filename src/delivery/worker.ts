@@ -227,7 +227,7 @@ async function deliverToSite(message: StoredMessage, rcpt: number, address: stri
   try {
     signer = fromDomain ? await deps.domains.signerFor(fromDomain) : null;
     const plan = deps.tracking ? planCopy({ message, rcpt, trackingHost: signer?.trackingHost ?? null, mailboxDomain: returnHost(signer, deps) }, deps.config, deps.tracking.tokens) : null;
-    prepared = transformForRecipient(body, { keys: signer?.keys ?? [], fromDomain, tracking: plan?.tracking ?? null, listUnsubscribe: plan?.listUnsubscribe ?? null });
+    prepared = await transformForRecipient(body, { keys: signer?.keys ?? [], fromDomain, tracking: plan?.tracking ?? null, listUnsubscribe: plan?.listUnsubscribe ?? null });
   } catch (err) {
     return { kind: 'bounced', detail: `the message could not be prepared for sending: ${(err as Error).message}` };
   }

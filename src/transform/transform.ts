@@ -34,14 +34,14 @@ export interface Prepared {
   notes: string[];
 }
 
-export function transformForRecipient(stored: Buffer, options: CopyOptions): Prepared {
+export async function transformForRecipient(stored: Buffer, options: CopyOptions): Promise<Prepared> {
   const stripped = removeFields(stored, isControlHeader);
   const tracked = options.tracking && mentionsTextHtml(stripped) ? rewriteMessage(stripped, options.tracking()) : { message: stripped, links: [], notes: [] };
   const withHeaders = addListUnsubscribe(tracked.message, options.listUnsubscribe ?? null);
   const { keys, fromDomain } = options;
   const base = { links: tracked.links, notes: tracked.notes };
   if (keys.length === 0) return { ...base, wire: withHeaders, dkim: `unsigned: no DKIM key for ${fromDomain ?? 'a message without From:'}` };
-  return { ...base, wire: signMessage(withHeaders, keys), dkim: keys.map((k) => `d=${k.domain} s=${k.selector}`).join(', ') };
+  return { ...base, wire: await signMessage(withHeaders, keys), dkim: keys.map((k) => `d=${k.domain} s=${k.selector}`).join(', ') };
 }
 
 /**
