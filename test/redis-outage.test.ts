@@ -1,6 +1,7 @@
 /**
  * Redis unreachable while a client sends: the client is told 451 4.3.0 within
- * smtp.limits.storeTimeoutSeconds instead of hanging, and is served again once Redis is back.
+ * smtp.limits.storeTimeoutSeconds instead of hanging (counted as a deferred message), and is
+ * served again once Redis is back.
  * Uses its own redis-server (frozen with SIGSTOP), so other tests' Redis is untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,5 +70,9 @@ describe('redis outage at intake', () => {
     const accepted = await sendOne('after outage');
     expect(accepted.text).toMatch(/^250 .*queued as/);
     await sink.waitFor(1, 10_000);
+    // Counted by listener and result: the 451 as deferred, the 250 as accepted.
+    const metrics = await (await fetch(`http://127.0.0.1:${app.ports.http}/metrics`)).text();
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission",result="deferred"\} 1$/m);
+    expect(metrics).toMatch(/^sokutatsu_messages_received_total\{listener="submission",result="accepted"\} 1$/m);
   });
 });
