@@ -33,8 +33,11 @@ export type JobTransaction = ChainableCommander & Transaction;
 export async function withJobScripts(client: Redis, queue: Queue): Promise<{ multi(): JobTransaction }> {
   // ioredis keeps defined scripts in scriptsSet (not in its typings); BullMQ's proxy passes it through.
   const bull = (await queue.backend.client) as unknown as { scriptsSet: Record<string, { lua: string; numberOfKeys: number | null }> };
-  for (const [name, script] of Object.entries(bull.scriptsSet)) {
-    if (JOB_ADDING_SCRIPT.test(name) && !(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys ?? undefined });
+  const adding = Object.entries(bull.scriptsSet ?? {}).filter(([name]) => JOB_ADDING_SCRIPT.test(name));
+  // A BullMQ that keeps its scripts elsewhere would otherwise fail every accept with a TypeError.
+  if (adding.length < 3) throw new Error(`BullMQ's job-adding scripts were not found on its client (found: ${adding.map(([name]) => name).join(', ') || 'none'}); is the installed bullmq the one package-lock.json names?`);
+  for (const [name, script] of adding) {
+    if (!(name in client)) client.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys ?? undefined });
   }
   const wrapped = createIORedisClient(client);
   // BullMQ types its wrapped MULTI loosely; it is ioredis's MULTI with runCommand added.
