@@ -12,10 +12,11 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { apiError, issues } from './errors.js';
+import { deliveryAttemptView, deliveryLogQuery } from './webhooks.js';
 import { parseBody } from './body.js';
 import { errorBody, type Operation } from './openapi.js';
-import { MAX_PATTERN_LENGTH, PatternError, RouteLimitError, view, type InboundRoute } from '../inbound/routes.js';
-import { MAX_URL_LENGTH, TargetError } from '../webhooks/target.js';
+import { MAX_PATTERN_LENGTH, view, type InboundRoute } from '../inbound/routes.js';
+import { MAX_URL_LENGTH } from '../webhooks/target.js';
 import type { InboundRouteServices } from '../inbound/services.js';
 
 const pattern = z.string().min(1).max(MAX_PATTERN_LENGTH).describe('local@domain; * in the local part matches any run of characters, a leading *. in the domain its subdomains');
@@ -23,7 +24,6 @@ const url = z.string().min(1).max(MAX_URL_LENGTH);
 
 export const createRouteBody = z.strictObject({ pattern, url, enabled: z.boolean().optional() });
 export const changeRouteBody = z.strictObject({ pattern: pattern.optional(), url: url.optional(), enabled: z.boolean().optional() });
-export const routeLogQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 export function inboundRouteRoutes(services: InboundRouteServices): Hono {
   const api = new Hono();
@@ -69,30 +69,18 @@ export function inboundRouteRoutes(services: InboundRouteServices): Hono {
   });
 
   api.get('/:id/deliveries', async (c) => {
-    const query = routeLogQuery.safeParse(c.req.query());
+    const query = deliveryLogQuery.safeParse(c.req.query());
     if (!query.success) return c.json(apiError('invalid_request', issues(query.error)), 400);
     const route = await find(c);
     if (route instanceof Response) return route;
     return c.json({ deliveries: await deliveries.recent(route.id, query.data.limit) });
   });
 
-  // The services' refusals a client can act on (a sub-app's handler covers its own routes).
-  api.onError((err, c) => {
-    if (err instanceof TargetError) return c.json(apiError('invalid', `url: ${err.message}`), 400);
-    if (err instanceof PatternError) return c.json(apiError('invalid', `pattern: ${err.message}`), 400);
-    if (err instanceof RouteLimitError) return c.json(apiError('limit', err.message), 409);
-    // As the app's own handler would answer (a handler of a sub-app takes its errors over).
-    console.error(err);
-    return c.json(apiError('internal', 'internal error; see the server log'), 500);
-  });
   return api;
 }
 
 const routeView = z.object({ id: z.string(), pattern: z.string(), url: z.string(), enabled: z.boolean(), createdAt: z.string() });
-const attempt = z.object({
-  at: z.string(), eventId: z.string().describe('<mail id>.<route id>'), eventType: z.literal('inbound'), attempt: z.number(), status: z.number().nullable(), error: z.string().nullable(), durationMs: z.number(),
-  outcome: z.enum(['delivered', 'retrying', 'failed']), nextAttemptAt: z.string().optional(),
-});
+const attempt = deliveryAttemptView.extend({ eventId: z.string().describe('<mail id>.<route id>'), eventType: z.literal('inbound') });
 const notFound = { description: 'no such inbound route', body: errorBody };
 
 export const inboundRouteOperations: Operation[] = [
@@ -110,7 +98,7 @@ export const inboundRouteOperations: Operation[] = [
   },
   { method: 'delete', path: '/api/v1/inbound-routes/:id', summary: 'Delete an inbound route (its mail not yet POSTed is dropped; port 25 refuses its addresses again)', responses: { '204': { description: 'deleted' }, '404': notFound } },
   {
-    method: 'get', path: '/api/v1/inbound-routes/:id/deliveries', summary: 'Recent POST attempts of the route, newest first', query: routeLogQuery,
+    method: 'get', path: '/api/v1/inbound-routes/:id/deliveries', summary: 'Recent POST attempts of the route, newest first', query: deliveryLogQuery,
     responses: { '200': { description: 'the attempts (at most webhooks.logSize)', body: z.object({ deliveries: z.array(attempt) }) }, '400': { description: 'invalid query', body: errorBody }, '404': notFound },
   },
 ];

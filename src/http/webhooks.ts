@@ -10,10 +10,10 @@
  */
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { apiError } from './errors.js';
+import { apiError, issues } from './errors.js';
 import { parseBody } from './body.js';
-import { EndpointLimitError, view, WEBHOOK_EVENT_TYPES, type Endpoint } from '../webhooks/endpoints.js';
-import { MAX_URL_LENGTH, TargetError } from '../webhooks/target.js';
+import { view, WEBHOOK_EVENT_TYPES, type Endpoint } from '../webhooks/endpoints.js';
+import { MAX_URL_LENGTH } from '../webhooks/target.js';
 import { pingPayload } from '../webhooks/payload.js';
 import type { WebhookServices } from '../webhooks/services.js';
 import { errorBody, type Operation } from './openapi.js';
@@ -23,7 +23,8 @@ const events = z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.leng
 
 const createBody = z.strictObject({ url, events: events.optional() });
 const changeBody = z.strictObject({ url: url.optional(), events: events.optional(), enabled: z.boolean().optional() });
-const logQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+/** `?limit=` of a delivery log (webhook endpoints and inbound routes). */
+export const deliveryLogQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 export function webhookRoutes(services: WebhookServices): Hono {
   const api = new Hono();
@@ -79,26 +80,19 @@ export function webhookRoutes(services: WebhookServices): Hono {
   });
 
   api.get('/:id/deliveries', async (c) => {
-    const query = logQuery.safeParse(c.req.query());
-    if (!query.success) return c.json(apiError('invalid_request', query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ')), 400);
+    const query = deliveryLogQuery.safeParse(c.req.query());
+    if (!query.success) return c.json(apiError('invalid_request', issues(query.error)), 400);
     const endpoint = await find(c);
     if (endpoint instanceof Response) return endpoint;
     return c.json({ deliveries: await deliveries.recent(endpoint.id, query.data.limit) });
   });
 
-  // The services' refusals a client can act on (a sub-app's handler covers its own routes).
-  api.onError((err, c) => {
-    if (err instanceof TargetError) return c.json(apiError('invalid', `url: ${err.message}`), 400);
-    if (err instanceof EndpointLimitError) return c.json(apiError('limit', err.message), 409);
-    // As the app's own handler would answer (a handler of a sub-app takes its errors over).
-    console.error(err);
-    return c.json(apiError('internal', 'internal error; see the server log'), 500);
-  });
   return api;
 }
 
 const endpointView = z.object({ id: z.string(), url: z.string(), events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).describe('empty: every type'), enabled: z.boolean(), createdAt: z.string() });
-const deliveryEntry = z.object({
+/** One entry of a delivery log (webhooks/delivery-log.ts), as webhook endpoints and inbound routes show it. */
+export const deliveryAttemptView = z.object({
   at: z.string(), eventId: z.string(), eventType: z.string(), attempt: z.number(), status: z.number().nullable(), error: z.string().nullable(), durationMs: z.number(),
   outcome: z.enum(['delivered', 'retrying', 'failed']), nextAttemptAt: z.string().optional(),
 });
@@ -123,7 +117,7 @@ export const webhookOperations: Operation[] = [
     responses: { '200': { description: 'the attempt (ok: a 2xx came back)', body: z.object({ eventId: z.string(), ok: z.boolean(), status: z.number().nullable(), error: z.string().nullable(), durationMs: z.number() }) }, '404': notFound },
   },
   {
-    method: 'get', path: '/api/v1/webhooks/:id/deliveries', summary: 'Recent delivery attempts, newest first', query: logQuery,
-    responses: { '200': { description: 'the attempts (at most webhooks.logSize)', body: z.object({ deliveries: z.array(deliveryEntry) }) }, '400': { description: 'invalid query', body: errorBody }, '404': notFound },
+    method: 'get', path: '/api/v1/webhooks/:id/deliveries', summary: 'Recent delivery attempts, newest first', query: deliveryLogQuery,
+    responses: { '200': { description: 'the attempts (at most webhooks.logSize)', body: z.object({ deliveries: z.array(deliveryAttemptView) }) }, '400': { description: 'invalid query', body: errorBody }, '404': notFound },
   },
 ];
